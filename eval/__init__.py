@@ -1,0 +1,1 @@
+"""KGQA evaluation: datasets, metrics and runs."""

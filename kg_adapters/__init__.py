@@ -1,0 +1,95 @@
+"""Knowledge-graph adapters for Think-on-Graph: one protocol, many stores.
+
+Importing this package is light: the adapters that need networkx, rdflib or anyio
+(`NetworkXGraph`, `RDFLibGraph`, `load_graph`, `CachedKG`, `to_async`) load on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from kg_adapters.base import (
+    AsyncKnowledgeGraph,
+    Direction,
+    EntityId,
+    EntityMatch,
+    Hop,
+    KnowledgeGraph,
+    LiteralValue,
+    Node,
+    RelationId,
+    SupportsAsyncEntitySearch,
+    SupportsEntitySearch,
+    SupportsMentions,
+    SupportsTriples,
+    Triple,
+    node_key,
+)
+from kg_adapters.errors import (
+    KGConnectionError,
+    KGDataError,
+    KGError,
+    KGLoadError,
+    KGQueryError,
+    KGResultTruncated,
+    KGTimeout,
+)
+
+if TYPE_CHECKING:
+    from kg_adapters.loading import load_graph
+    from kg_adapters.nx_graph import NetworkXGraph
+    from kg_adapters.rdf_graph import RDFLibGraph
+    from kg_adapters.wrappers import CachedKG, to_async
+
+__all__ = [
+    "AsyncKnowledgeGraph",
+    "CachedKG",
+    "Direction",
+    "EntityId",
+    "EntityMatch",
+    "Hop",
+    "KGConnectionError",
+    "KGDataError",
+    "KGError",
+    "KGLoadError",
+    "KGQueryError",
+    "KGResultTruncated",
+    "KGTimeout",
+    "KnowledgeGraph",
+    "LiteralValue",
+    "NetworkXGraph",
+    "Node",
+    "RDFLibGraph",
+    "RelationId",
+    "SupportsAsyncEntitySearch",
+    "SupportsEntitySearch",
+    "SupportsMentions",
+    "SupportsTriples",
+    "Triple",
+    "load_graph",
+    "node_key",
+    "to_async",
+]
+
+_LAZY = {
+    "CachedKG": "kg_adapters.wrappers",
+    "NetworkXGraph": "kg_adapters.nx_graph",
+    "RDFLibGraph": "kg_adapters.rdf_graph",
+    "load_graph": "kg_adapters.loading",
+    "to_async": "kg_adapters.wrappers",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import the heavier adapters on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

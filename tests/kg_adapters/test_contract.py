@@ -1,0 +1,406 @@
+"""The KnowledgeGraph contract: one suite, run over every adapter loaded with tiny_kg."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from kg_adapters import (
+    EntityMatch,
+    Hop,
+    KnowledgeGraph,
+    LiteralValue,
+    NetworkXGraph,
+    RDFLibGraph,
+    SupportsEntitySearch,
+    SupportsTriples,
+    Triple,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TTL = FIXTURES / "tiny_kg.ttl"
+TSV = FIXTURES / "tiny_kg.tsv"
+NS = "http://example.org/film/"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+NUM_EDGES = 27
+
+LITERALS = {
+    "2010-07-16": LiteralValue("2010-07-16", f"{XSD}date"),
+    "2014-11-07": LiteralValue("2014-11-07", f"{XSD}date"),
+    "148": LiteralValue("148", f"{XSD}integer"),
+    "1998": LiteralValue("1998", f"{XSD}gYear"),
+}
+IRI_LOCAL_NAMES = {"Amélie": "Amelie"}
+
+
+class SearchableKG(KnowledgeGraph, SupportsEntitySearch, SupportsTriples, Protocol):
+    """What every adapter under test offers (for the type checker)."""
+
+    def find_mentions(
+        self, text: str, *, max_tokens: int = 10
+    ) -> list[tuple[str, list[EntityMatch]]]: ...
+
+
+@dataclass(frozen=True)
+class Case:
+    """An adapter loaded with tiny_kg, and how to spell the fixture's names in it."""
+
+    name: str
+    kg: SearchableKG
+    is_rdf: bool
+    has_literals: bool
+    has_aliases: bool
+
+    def e(self, name: str) -> str:
+        if not self.is_rdf:
+            return name
+        return NS + IRI_LOCAL_NAMES.get(name, name.replace(" ", "_"))
+
+    def r(self, name: str) -> str:
+        return NS + name if self.is_rdf else name
+
+    def node(self, text: str) -> LiteralValue | str:
+        """A TSV tail as this adapter returns it: a literal, or an entity id."""
+        if self.has_literals and text in LITERALS:
+            return LITERALS[text]
+        return self.e(text)
+
+
+def tsv_rows() -> list[tuple[str, str, str]]:
+    rows = []
+    for line in TSV.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            head, relation, tail = line.split("\t")
+            rows.append((head, relation, tail))
+    return rows
+
+
+def build_networkx_triples() -> Case:
+    kg = NetworkXGraph.from_triples(
+        [(h, r, LITERALS.get(t, t)) for h, r, t in tsv_rows()],
+        aliases={"Christopher Nolan": ["Chris Nolan"]},
+    )
+    return Case("networkx_triples", kg, is_rdf=False, has_literals=True, has_aliases=True)
+
+
+def build_networkx_tsv() -> Case:
+    kg = NetworkXGraph.from_tsv(TSV)
+    return Case("networkx_tsv", kg, is_rdf=False, has_literals=False, has_aliases=False)
+
+
+def build_networkx_rdf() -> Case:
+    kg = NetworkXGraph.from_rdf(TTL)
+    return Case("networkx_rdf", kg, is_rdf=True, has_literals=True, has_aliases=True)
+
+
+def build_rdflib() -> Case:
+    kg = RDFLibGraph.from_file(TTL)
+    return Case("rdflib", kg, is_rdf=True, has_literals=True, has_aliases=True)
+
+
+BUILDERS: dict[str, Callable[[], Case]] = {
+    "networkx_triples": build_networkx_triples,
+    "networkx_tsv": build_networkx_tsv,
+    "networkx_rdf": build_networkx_rdf,
+    "rdflib": build_rdflib,
+}
+
+
+@pytest.fixture(params=sorted(BUILDERS))
+def case(request: pytest.FixtureRequest) -> Case:
+    return BUILDERS[request.param]()
+
+
+@pytest.fixture(params=["networkx_rdf", "rdflib"])
+def rdf_case(request: pytest.FixtureRequest) -> Case:
+    return BUILDERS[request.param]()
+
+
+# -- relations -------------------------------------------------------------------------------------
+
+
+def test_unknown_entity_is_empty_not_an_error(case: Case) -> None:
+    assert case.kg.relations(["x"], direction="out") == {"x": ()}
+    assert case.kg.relations(["x"], direction="in") == {"x": ()}
+
+
+def test_relations_out_are_distinct_and_sorted(case: Case) -> None:
+    inception = case.e("Inception")
+    expected = ["directed_by", "has_genre", "release_date", "runtime_minutes", "starred_actors"]
+    expected.append("written_by")
+    got = case.kg.relations([inception], direction="out")
+    assert got == {inception: tuple(sorted(case.r(name) for name in expected))}
+
+
+def test_relations_in(case: Case) -> None:
+    nolan = case.e("Christopher Nolan")
+    got = case.kg.relations([nolan], direction="in")
+    assert got == {nolan: (case.r("directed_by"), case.r("written_by"))}
+
+
+def test_label_alias_and_same_as_are_never_relations(case: Case) -> None:
+    # Christopher Nolan is the subject only of rdfs:label, skos:altLabel and owl:sameAs triples.
+    nolan = case.e("Christopher Nolan")
+    assert case.kg.relations([nolan], direction="out") == {nolan: ()}
+
+
+def test_relations_key_every_requested_id(case: Case) -> None:
+    ids = [case.e("Titanic"), "x", case.e("Leonardo DiCaprio"), case.e("Titanic")]
+    got = case.kg.relations(ids, direction="in")
+    assert set(got) == set(ids)
+    assert got[case.e("Leonardo DiCaprio")] == (case.r("starred_actors"),)
+    assert got["x"] == ()
+    assert got[case.e("Titanic")] == ()
+
+
+def test_relation_limit(case: Case) -> None:
+    inception = case.e("Inception")
+    full = case.kg.relations([inception], direction="out")[inception]
+    assert case.kg.relations([inception], direction="out", limit=2)[inception] == full[:2]
+    assert case.kg.relations([inception], direction="out", limit=0)[inception] == ()
+
+
+def test_negative_limit_or_bad_direction_is_a_value_error(case: Case) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        case.kg.relations([case.e("Inception")], direction="out", limit=-1)
+    with pytest.raises(ValueError, match="limit"):
+        case.kg.neighbors([Hop(case.e("Inception"), case.r("directed_by"), "out")], limit=-1)
+    with pytest.raises(ValueError, match="direction"):
+        case.kg.relations([case.e("Inception")], direction="up")  # type: ignore[arg-type]
+
+
+# -- neighbours ------------------------------------------------------------------------------------
+
+
+def test_neighbors_in_both_directions(case: Case) -> None:
+    directed_in = Hop(case.e("Christopher Nolan"), case.r("directed_by"), "in")
+    starred_out = Hop(case.e("Titanic"), case.r("starred_actors"), "out")
+    got = case.kg.neighbors([directed_in, starred_out])
+    assert sorted(map(str, got[directed_in])) == sorted(
+        case.e(name) for name in ("Inception", "Interstellar", "The Dark Knight")
+    )
+    assert set(got[starred_out]) == {case.e("Leonardo DiCaprio"), case.e("Kate Winslet")}
+
+
+def test_neighbors_are_distinct(case: Case) -> None:
+    hop = Hop(case.e("Leonardo DiCaprio"), case.r("starred_actors"), "in")
+    nodes = case.kg.neighbors([hop])[hop]
+    assert len(nodes) == len(set(nodes)) == 2
+
+
+def test_every_requested_hop_is_a_key(case: Case) -> None:
+    known = Hop(case.e("Inception"), case.r("directed_by"), "out")
+    hops = [
+        known,
+        Hop("x", case.r("directed_by"), "out"),
+        Hop(case.e("Inception"), case.r("no_such_relation"), "out"),
+        Hop(case.e("Inception"), case.r("directed_by"), "in"),
+        known,
+    ]
+    got = case.kg.neighbors(hops)
+    assert set(got) == set(hops)
+    assert got[known] == (case.e("Christopher Nolan"),)
+    assert [got[hop] for hop in hops[1:4]] == [(), (), ()]
+
+
+def test_neighbor_limit_is_a_deterministic_prefix(case: Case) -> None:
+    hop = Hop(case.e("Christopher Nolan"), case.r("written_by"), "in")
+    full = case.kg.neighbors([hop])[hop]
+    assert len(full) == 3
+    first = case.kg.neighbors([hop], limit=2)[hop]
+    assert first == full[:2]
+    assert case.kg.neighbors([hop], limit=2)[hop] == first
+    assert case.kg.neighbors([hop], limit=0)[hop] == ()
+    assert case.kg.neighbors([hop], limit=10)[hop] == full
+
+
+def test_order_is_the_same_in_a_fresh_load(case: Case) -> None:
+    again = BUILDERS[case.name]()
+    hops = [
+        Hop(case.e(entity), case.r(relation), direction)
+        for entity in ("Christopher Nolan", "Leonardo DiCaprio", "Inception", "Jonathan Nolan")
+        for relation in ("directed_by", "written_by", "starred_actors")
+        for direction in ("in", "out")
+    ]
+    assert again.kg.neighbors(hops) == case.kg.neighbors(hops)
+
+
+def test_literal_neighbours_come_back_as_values(case: Case) -> None:
+    date = Hop(case.e("Inception"), case.r("release_date"), "out")
+    runtime = Hop(case.e("Inception"), case.r("runtime_minutes"), "out")
+    got = case.kg.neighbors([date, runtime])
+    assert got[date] == (case.node("2010-07-16"),)
+    assert got[runtime] == (case.node("148"),)
+    if case.has_literals:
+        assert isinstance(got[runtime][0], LiteralValue)
+        assert str(got[runtime][0]) == "148"
+
+
+def test_literals_have_no_relations(case: Case) -> None:
+    if not case.has_literals:
+        pytest.skip("plain-name TSV: dates are entities")
+    for direction in ("out", "in"):
+        assert case.kg.relations(["2010-07-16"], direction=direction) == {"2010-07-16": ()}
+
+
+def test_compound_node_is_reachable_and_expandable(case: Case) -> None:
+    award_hop = Hop(case.e("Titanic"), case.r("won_award"), "out")
+    (compound,) = case.kg.neighbors([award_hop])[award_hop]
+    assert isinstance(compound, str)
+    assert case.kg.relations([compound], direction="out") == {
+        compound: (case.r("award"), case.r("ceremony_year"))
+    }
+    year = Hop(compound, case.r("ceremony_year"), "out")
+    assert case.kg.neighbors([year])[year] == (case.node("1998"),)
+    back = Hop(compound, case.r("won_award"), "in")
+    assert case.kg.neighbors([back])[back] == (case.e("Titanic"),)
+
+
+# -- labels ----------------------------------------------------------------------------------------
+
+
+def test_labels_batch_with_unknown_absent(case: Case) -> None:
+    ids = [case.e("Christopher Nolan"), case.e("Inception"), "x", case.e("Amélie")]
+    got = case.kg.labels(ids)
+    assert got == {
+        case.e("Christopher Nolan"): "Christopher Nolan",
+        case.e("Inception"): "Inception",
+        case.e("Amélie"): "Amélie",
+    }
+
+
+def test_labels_never_invent_names(case: Case) -> None:
+    assert case.kg.labels([]) == {}
+    assert case.kg.labels(["x", "UnName_Entity", ""]) == {}
+
+
+# -- entity search and mentions --------------------------------------------------------------------
+
+
+def test_search_entities_exact_first(case: Case) -> None:
+    matches = case.kg.search_entities("christopher NOLAN")
+    assert matches[0] == EntityMatch(
+        case.e("Christopher Nolan"), "Christopher Nolan", 1.0, exact=True
+    )
+    rest = matches[1:]
+    assert rest, "Jonathan Nolan shares a word and must follow as a fuzzy match"
+    assert all(not m.exact and 0 < m.score < 1 for m in rest)
+    assert [m.score for m in rest] == sorted((m.score for m in rest), reverse=True)
+    assert case.e("Jonathan Nolan") in [m.id for m in rest]
+
+
+def test_search_entities_alias(case: Case) -> None:
+    matches = case.kg.search_entities("Chris Nolan", limit=3)
+    assert len(matches) <= 3
+    assert matches[0].id == case.e("Christopher Nolan")
+    assert matches[0].exact is case.has_aliases
+
+
+def test_search_entities_fuzzy_only(case: Case) -> None:
+    matches = case.kg.search_entities("nolan")
+    assert {m.id for m in matches} == {case.e("Christopher Nolan"), case.e("Jonathan Nolan")}
+    assert all(not m.exact and m.score < 1.0 for m in matches)
+    assert [m.id for m in matches] == [m.id for m in case.kg.search_entities("nolan")]
+
+
+def test_search_entities_blank_and_unknown(case: Case) -> None:
+    assert case.kg.search_entities("") == []
+    assert case.kg.search_entities("  ?! ") == []
+    assert case.kg.search_entities("zzzz qqqq") == []
+    assert case.kg.search_entities("Inception", limit=0) == []
+
+
+def test_find_mentions_on_a_question(case: Case) -> None:
+    mentions = case.kg.find_mentions("Who directed Inception, and did Kate Winslet star in it?")
+    assert [(text, [m.id for m in matches]) for text, matches in mentions] == [
+        ("inception", [case.e("Inception")]),
+        ("kate winslet", [case.e("Kate Winslet")]),
+    ]
+    assert all(m.exact and m.score == 1.0 for _, matches in mentions for m in matches)
+
+
+def test_find_mentions_prefers_the_longest_span(case: Case) -> None:
+    mentions = case.kg.find_mentions("What did the Dark Knight's writer Jonathan Nolan write?")
+    assert [text for text, _ in mentions] == ["the dark knight", "jonathan nolan"]
+
+
+# -- optional capabilities -------------------------------------------------------------------------
+
+
+def test_optional_capabilities(case: Case) -> None:
+    assert isinstance(case.kg, SupportsEntitySearch)
+    assert isinstance(case.kg, SupportsTriples)
+    triples = list(case.kg.triples())
+    assert len(triples) == len(set(triples)) == NUM_EDGES
+    assert all(isinstance(t, Triple) for t in triples)
+    assert list(case.kg.triples(limit=3)) == triples[:3]
+    assert (
+        Triple(case.e("Inception"), case.r("directed_by"), case.e("Christopher Nolan")) in triples
+    )
+
+
+# -- RDF conventions shared by NetworkXGraph.from_rdf and RDFLibGraph ------------------------------
+
+
+def test_rdf_label_rules(rdf_case: Case) -> None:
+    kg = rdf_case.kg
+    ids = [rdf_case.e(n) for n in ("Amélie", "Jonathan Nolan", "Science Fiction")]
+    ids += [rdf_case.r("directed_by"), rdf_case.r("written_by")]
+    assert kg.labels(ids) == {
+        rdf_case.e("Amélie"): "Amélie",  # @en preferred over @fr
+        rdf_case.e("Jonathan Nolan"): "Jonathan Nolan",  # no label: IRI local name
+        rdf_case.e("Science Fiction"): "Science Fiction",
+        rdf_case.r("directed_by"): "directed by",  # rdfs:label of the predicate
+        rdf_case.r("written_by"): "written by",  # local name of the predicate
+    }
+
+
+def test_rdf_blank_nodes_are_unnamed_ids(rdf_case: Case) -> None:
+    hop = Hop(rdf_case.e("Titanic"), rdf_case.r("won_award"), "out")
+    (compound,) = rdf_case.kg.neighbors([hop])[hop]
+    assert isinstance(compound, str)
+    assert compound.startswith("_:")
+    assert rdf_case.kg.labels([compound]) == {}
+
+
+def test_rdf_same_as_is_dropped(rdf_case: Case) -> None:
+    wikidata = "http://www.wikidata.org/entity/Q25191"
+    assert rdf_case.kg.relations([wikidata], direction="in") == {wikidata: ()}
+    assert rdf_case.kg.labels([wikidata]) == {}
+    assert rdf_case.kg.search_entities("Q25191") == []
+
+
+def test_rdf_other_language_labels_serve_linking(rdf_case: Case) -> None:
+    matches = rdf_case.kg.search_entities("le fabuleux destin d'amélie poulain")
+    assert matches[0] == EntityMatch(rdf_case.e("Amélie"), "Amélie", 1.0, exact=True)
+
+
+def test_rdf_adapters_agree() -> None:
+    in_memory = sorted(map(repr, build_networkx_rdf().kg.triples()))
+    native = sorted(map(repr, build_rdflib().kg.triples()))
+
+    def without_blank_ids(reprs: list[str]) -> list[str]:
+        return sorted(r if "'_:" not in r else r.split("'_:")[0] for r in reprs)
+
+    assert without_blank_ids(in_memory) == without_blank_ids(native)
+
+
+def test_tsv_fixture_has_the_ttl_edges() -> None:
+    rdf = build_networkx_rdf().kg
+    labels = rdf.labels([t.subject for t in rdf.triples()] + [str(t.object) for t in rdf.triples()])
+
+    def name(node: LiteralValue | str) -> str:
+        if isinstance(node, LiteralValue):
+            return node.lexical
+        if node.startswith("_:"):
+            return "Titanic at the 70th Academy Awards"
+        return labels[node]
+
+    from_ttl = {
+        (name(t.subject), t.relation.removeprefix(NS), name(t.object)) for t in rdf.triples()
+    }
+    assert from_ttl == set(tsv_rows())

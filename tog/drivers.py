@@ -1,0 +1,180 @@
+"""Drivers: the only place where the engine's steps meet a KG adapter and an LLM backend.
+
+`drive` runs each batch's steps in order (scripts, notebooks); `adrive` runs each batch
+concurrently under a limit (servers, evaluation). Both record every step in a `Trace` and close
+the flow even when a step raises; errors propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from contextlib import closing
+from typing import TypeVar, assert_never, cast
+
+from kg_adapters.base import (
+    AsyncKnowledgeGraph,
+    KnowledgeGraph,
+    SupportsAsyncEntitySearch,
+    SupportsEntitySearch,
+)
+from tog.llm.base import AsyncChatModel, ChatModel, ChatRequest, Completion
+from tog.steps import (
+    AskLLM,
+    FindMentions,
+    Flow,
+    GetLabels,
+    ListNeighbors,
+    ListRelations,
+    Mentions,
+    SearchEntities,
+    Step,
+    StepResult,
+)
+from tog.trace import Trace
+
+T = TypeVar("T")
+
+
+def run_step(step: Step, kg: KnowledgeGraph, llm: ChatModel) -> StepResult:
+    """Run one step synchronously."""
+    match step:
+        case ListRelations(entities=entities, direction=direction, limit=limit):
+            return kg.relations(entities, direction=direction, limit=limit)
+        case ListNeighbors(hops=hops, limit=limit):
+            return kg.neighbors(hops, limit=limit)
+        case GetLabels(ids=ids):
+            return kg.labels(ids)
+        case SearchEntities(text=text, limit=limit):
+            return cast(SupportsEntitySearch, kg).search_entities(text, limit=limit)
+        case FindMentions(text=text):
+            return _find_mentions(kg)(text)
+        case AskLLM(request=request):
+            return llm.complete(request)
+        case _:
+            assert_never(step)
+
+
+def _find_mentions(kg: object) -> Callable[[str], Mentions]:
+    return cast(Callable[[str], Mentions], kg.find_mentions)  # type: ignore[attr-defined]
+
+
+def drive(flow: Flow[T], kg: KnowledgeGraph, llm: ChatModel, *, trace: Trace) -> T:
+    """Run a flow to completion, one step at a time, recording every step in ``trace``."""
+    with closing(flow):
+        try:
+            batch = next(flow)
+            while True:
+                results: list[StepResult] = []
+                for step in batch:
+                    results.append(_timed(step, kg, llm, trace))
+                batch = flow.send(results)
+        except StopIteration as done:
+            value: T = done.value
+            return value
+
+
+def _timed(step: Step, kg: KnowledgeGraph, llm: ChatModel, trace: Trace) -> StepResult:
+    start = time.perf_counter()
+    try:
+        result = run_step(step, kg, llm)
+    except BaseException as exc:
+        trace.record(step, None, time.perf_counter() - start, exc)
+        raise
+    trace.record(step, result, time.perf_counter() - start, None)
+    return result
+
+
+async def arun_step(step: Step, kg: AsyncKnowledgeGraph, llm: AsyncChatModel) -> StepResult:
+    """Run one step on async backends."""
+    match step:
+        case ListRelations(entities=entities, direction=direction, limit=limit):
+            return await kg.relations(entities, direction=direction, limit=limit)
+        case ListNeighbors(hops=hops, limit=limit):
+            return await kg.neighbors(hops, limit=limit)
+        case GetLabels(ids=ids):
+            return await kg.labels(ids)
+        case SearchEntities(text=text, limit=limit):
+            return await cast(SupportsAsyncEntitySearch, kg).search_entities(text, limit=limit)
+        case FindMentions(text=text):
+            found = _find_mentions(kg)(text)
+            if inspect.isawaitable(found):
+                return cast(Mentions, await found)
+            return found
+        case AskLLM(request=request):
+            return await llm.complete(request)
+        case _:
+            assert_never(step)
+
+
+async def adrive(
+    flow: Flow[T],
+    kg: AsyncKnowledgeGraph,
+    llm: AsyncChatModel,
+    *,
+    trace: Trace,
+    concurrency: int = 8,
+) -> T:
+    """Run a flow with each batch's steps issued concurrently (at most ``concurrency`` at once).
+
+    Events are recorded in step order, so a trace does not depend on which reply came first.
+    """
+    limiter = asyncio.Semaphore(concurrency)
+
+    async def one(step: Step) -> tuple[StepResult | None, float, BaseException | None]:
+        async with limiter:
+            start = time.perf_counter()
+            try:
+                return await arun_step(step, kg, llm), time.perf_counter() - start, None
+            except Exception as exc:
+                return None, time.perf_counter() - start, exc
+
+    with closing(flow):
+        try:
+            batch = next(flow)
+            while True:
+                outcomes = await asyncio.gather(*(one(step) for step in batch))
+                results: list[StepResult] = []
+                for step, (result, seconds, error) in zip(batch, outcomes, strict=True):
+                    trace.record(step, result, seconds, error)
+                    if error is not None:
+                        raise error
+                    results.append(cast(StepResult, result))
+                batch = flow.send(results)
+        except StopIteration as done:
+            value: T = done.value
+            return value
+
+
+class AsyncLLMFromSync:
+    """Use a synchronous `ChatModel` from async code: each call runs in a worker thread."""
+
+    def __init__(self, llm: ChatModel) -> None:
+        self.llm = llm
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """See `ChatModel.complete`."""
+        return await asyncio.to_thread(self.llm.complete, request)
+
+
+def is_async_llm(llm: object) -> bool:
+    """Whether ``llm.complete`` is a coroutine function."""
+    return inspect.iscoroutinefunction(getattr(llm, "complete", None))
+
+
+def is_async_kg(kg: object) -> bool:
+    """Whether the adapter's ``relations`` is a coroutine function."""
+    return inspect.iscoroutinefunction(getattr(kg, "relations", None))
+
+
+__all__ = [
+    "AsyncLLMFromSync",
+    "adrive",
+    "arun_step",
+    "drive",
+    "is_async_kg",
+    "is_async_llm",
+    "run_step",
+]

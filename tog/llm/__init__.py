@@ -1,0 +1,67 @@
+"""LLM backends: an OpenAI-compatible client for vLLM servers, the offline scorer, scripted fakes.
+
+There is no GPU here and no model weights: against a real deployment, point `OpenAICompatible` at
+a ``vllm serve`` endpoint. `tog.llm.standin` serves a local stand-in that speaks the same protocol
+for tests and demos; it is not a model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tog.llm.base import (
+        AsyncChatModel,
+        ChatModel,
+        ChatRequest,
+        Completion,
+        Message,
+        Sampling,
+        SupportsBatchComplete,
+    )
+    from tog.llm.offline import OfflineScorer
+    from tog.llm.openai_compat import AsyncOpenAICompatible, OpenAICompatible
+    from tog.llm.scripted import AsyncScriptedLLM, ScriptedLLM
+
+_LAZY = {
+    "AsyncChatModel": "tog.llm.base",
+    "AsyncOpenAICompatible": "tog.llm.openai_compat",
+    "AsyncScriptedLLM": "tog.llm.scripted",
+    "ChatModel": "tog.llm.base",
+    "ChatRequest": "tog.llm.base",
+    "Completion": "tog.llm.base",
+    "Message": "tog.llm.base",
+    "OfflineScorer": "tog.llm.offline",
+    "OpenAICompatible": "tog.llm.openai_compat",
+    "Sampling": "tog.llm.base",
+    "ScriptedLLM": "tog.llm.scripted",
+    "SupportsBatchComplete": "tog.llm.base",
+}
+
+__all__ = [
+    "AsyncChatModel",
+    "AsyncOpenAICompatible",
+    "AsyncScriptedLLM",
+    "ChatModel",
+    "ChatRequest",
+    "Completion",
+    "Message",
+    "OfflineScorer",
+    "OpenAICompatible",
+    "Sampling",
+    "ScriptedLLM",
+    "SupportsBatchComplete",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tog.llm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,908 @@
+"""The Think-on-Graph search, written once, with no I/O.
+
+`answer_flow` is a generator: it yields batches of steps (`tog.steps`) and receives their results
+in order, exactly like httpx's ``auth_flow``. Drivers (`tog.drivers`) run the steps against a KG
+and an LLM, synchronously or concurrently. The engine has no clock, no logging and no global
+randomness; neighbour sampling uses `random.Random` seeded from the config. Every pruning decision
+is part of the returned `SearchOutcome`.
+
+ToG (tog_spec.md §2.2) keeps paths of entities; ToG-R (§2.4) keeps relation chains whose end
+entities are sampled, not scored. Both respect the call bounds of §3: relation edges are ranked
+globally across the beam, at most N relation-prune and N entity-scoring calls per depth, one
+reasoning call per depth and at most one answer call.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from kg_adapters.base import (
+    Direction,
+    EntityId,
+    EntityMatch,
+    Hop,
+    LiteralValue,
+    Node,
+    RelationId,
+    node_key,
+)
+from tog.config import SearchConfig
+from tog.errors import OutputParseError
+from tog.llm.base import (
+    ChatRequest,
+    Completion,
+    ExtractEntities,
+    GenerateAnswer,
+    JudgeSufficiency,
+    LLMTask,
+    PathView,
+    PruneRelations,
+    RelationOption,
+    Sampling,
+    ScoreEntities,
+    task_name,
+)
+from tog.parsing import (
+    Scored,
+    norm_text,
+    parse_answer,
+    parse_choices,
+    parse_mentions,
+    parse_scores,
+    parse_verdict,
+)
+from tog.paths import (
+    AnswerSource,
+    DepthRecord,
+    EntityDecision,
+    LinkDecision,
+    Note,
+    Path,
+    RelationDecision,
+    SearchOutcome,
+    StopReason,
+    display,
+    path_view,
+    render_paths,
+)
+from tog.scoring import (
+    SIBLING_CUES,
+    TextScorer,
+    normalize_scores,
+    question_cues,
+    residual_cues,
+)
+from tog.steps import (
+    AskLLM,
+    FindMentions,
+    Flow,
+    GetLabels,
+    ListNeighbors,
+    ListRelations,
+    Mentions,
+    SearchEntities,
+    StepResult,
+)
+from tog.templates import PromptSet
+
+PruneMode = Literal["llm", "bm25", "embedding"]
+
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "extract_entities": 128,
+    "relation_prune": 256,
+    "entity_score": 384,
+    "sufficiency": 384,
+    "answer": 256,
+    "direct_answer": 256,
+}
+
+# Share of a lexical relation score spread uniformly, so unmatched relations can still fill
+# empty beam slots (in stable order) instead of the beam shrinking to the lexical matches.
+_LEXICAL_SMOOTHING = 0.1
+_NEXT_CUE_WEIGHT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Linking:
+    """How topic entities are found when none are given.
+
+    ``use_llm``: ask the model for mentions and link each with ``search_entities``.
+    ``search``/``mentions``: whether the adapter offers ``search_entities`` / ``find_mentions``.
+    """
+
+    use_llm: bool
+    search: bool
+    mentions: bool
+
+
+@dataclass(slots=True)
+class _State:
+    """Mutable bookkeeping of one search (never shared between questions)."""
+
+    question: str
+    config: SearchConfig
+    prompts: PromptSet
+    prune: PruneMode
+    scorer: TextScorer
+    labels: dict[str, str] = field(default_factory=dict)
+    unlabelled: set[str] = field(default_factory=set)
+    notes: list[Note] = field(default_factory=list)
+
+    def request(self, task: LLMTask, *, temperature: float, **values: str) -> ChatRequest:
+        name = task_name(task)
+        messages = self.prompts[name].render(**values)
+        max_tokens = self.config.max_tokens.get(name, DEFAULT_MAX_TOKENS[name])
+        sampling = Sampling(
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=self.config.seed,
+            extra=dict(self.config.sampling_extra),
+        )
+        return ChatRequest(task=task, messages=messages, sampling=sampling)
+
+    def show(self, node: Node) -> str:
+        return display(node, self.labels)
+
+    def relation_text(self, relation: RelationId) -> str:
+        return self.labels.get(relation, relation)
+
+
+# --- tiny typed helpers around `yield` ----------------------------------------------------------
+
+
+def _ask(requests: Sequence[ChatRequest]) -> Flow[list[Completion]]:
+    if not requests:
+        return []
+    results = yield tuple(AskLLM(r) for r in requests)
+    return [cast(Completion, r) for r in results]
+
+
+def _fetch_labels(state: _State, ids: Sequence[str]) -> Flow[None]:
+    missing = tuple(
+        dict.fromkeys(i for i in ids if i not in state.labels and i not in state.unlabelled)
+    )
+    if not missing:
+        return None
+    results = yield (GetLabels(missing),)
+    found = cast(Mapping[str, str], results[0])
+    for key in missing:
+        if key in found:
+            state.labels[key] = found[key]
+        else:
+            state.unlabelled.add(key)
+    return None
+
+
+def _list_relations(
+    entities: Sequence[EntityId],
+) -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
+    ids = tuple(entities)
+    results = yield (ListRelations(ids, "out"), ListRelations(ids, "in"))
+    outgoing = cast(Mapping[EntityId, tuple[RelationId, ...]], results[0])
+    incoming = cast(Mapping[EntityId, tuple[RelationId, ...]], results[1])
+    found: dict[EntityId, list[tuple[RelationId, Direction]]] = {}
+    for entity in ids:
+        pairs: list[tuple[RelationId, Direction]] = [(r, "out") for r in outgoing.get(entity, ())]
+        pairs += [(r, "in") for r in incoming.get(entity, ())]
+        found[entity] = sorted(dict.fromkeys(pairs))
+    return found
+
+
+def _neighbors(hops: Sequence[Hop], limit: int) -> Flow[Mapping[Hop, tuple[Node, ...]]]:
+    unique = tuple(dict.fromkeys(hops))
+    if not unique:
+        return {}
+    results = yield (ListNeighbors(unique, limit=limit),)
+    return cast(Mapping[Hop, tuple[Node, ...]], results[0])
+
+
+# --- topic entities -----------------------------------------------------------------------------
+
+
+def link_topics(
+    question: str, *, config: SearchConfig, prompts: PromptSet, linking: Linking
+) -> Flow[tuple[list[EntityId], list[LinkDecision], list[Note]]]:
+    """Find topic entities for a question (tog_spec.md §2.1, extracted mode).
+
+    With a model: one *setup* call extracts mentions, each is linked with ``search_entities``
+    (exact label matches first, fuzzy ones above ``min_link_score``). Without one, or when nothing
+    links, the adapter's gazetteer (``find_mentions``) finds exact label mentions in the question.
+    At most ``width`` entities are kept.
+    """
+    chosen: list[EntityId] = []
+    decisions: list[LinkDecision] = []
+    notes: list[Note] = []
+    state = _State(question, config, prompts, "bm25", TextScorer())
+    if linking.use_llm and linking.search:
+        task = ExtractEntities(question, config.width)
+        request = state.request(
+            task,
+            temperature=config.temperature_reasoning,
+            question=question,
+            max_mentions=str(config.width),
+        )
+        [reply] = yield from _ask([request])
+        try:
+            mentions = parse_mentions(reply.text, max_mentions=config.width)
+        except OutputParseError as exc:
+            if config.on_parse_error == "raise":
+                raise
+            notes.append(Note("parse_fallback", f"extract_entities: {exc}"))
+            mentions = []
+        if mentions:
+            results = yield tuple(SearchEntities(m, limit=5) for m in mentions)
+            for mention, result in zip(mentions, results, strict=True):
+                matches = cast(list[EntityMatch], result)
+                pick = next(
+                    (m for m in matches if m.exact or m.score >= config.min_link_score), None
+                )
+                decisions.append(
+                    LinkDecision(
+                        mention,
+                        tuple((m.id, m.label, m.score) for m in matches),
+                        pick.id if pick else None,
+                    )
+                )
+                if pick and pick.id not in chosen:
+                    chosen.append(pick.id)
+    if not chosen and linking.mentions:
+        results = yield (FindMentions(question),)
+        found = cast(Mentions, results[0])
+        ranked = sorted(found, key=lambda item: -len(item[0].split()))
+        for mention, matches in ranked:
+            pick_id = matches[0].id if matches else None
+            decisions.append(
+                LinkDecision(mention, tuple((m.id, m.label, m.score) for m in matches), pick_id)
+            )
+            if pick_id is not None and pick_id not in chosen:
+                chosen.append(pick_id)
+    return chosen[: config.width], decisions, notes
+
+
+def answer_flow(
+    question: str,
+    topics: Sequence[EntityId] | None,
+    *,
+    config: SearchConfig,
+    prompts: PromptSet,
+    prune: PruneMode,
+    linking: Linking,
+    scorer: TextScorer | None = None,
+) -> Flow[SearchOutcome]:
+    """The whole question: link topic entities if none are given, then search and answer."""
+    links: list[LinkDecision] = []
+    notes: list[Note] = []
+    if topics is None:
+        linked, links, notes = yield from link_topics(
+            question, config=config, prompts=prompts, linking=linking
+        )
+        topics = linked
+    outcome = yield from think_on_graph(
+        question, topics, config=config, prompts=prompts, prune=prune, scorer=scorer
+    )
+    if links or notes:
+        outcome = SearchOutcome(
+            answers=outcome.answers,
+            rationale=outcome.rationale,
+            stop_reason=outcome.stop_reason,
+            answer_source=outcome.answer_source,
+            paths=outcome.paths,
+            topics=outcome.topics,
+            depths=outcome.depths,
+            labels=outcome.labels,
+            links=tuple(links),
+            notes=tuple(notes) + outcome.notes,
+        )
+    return outcome
+
+
+# --- the search ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    """A kept relation edge: the path it extends, the hop, and its score."""
+
+    path_index: int
+    hop: Hop
+    score: float
+
+
+def think_on_graph(
+    question: str,
+    topics: Sequence[EntityId],
+    *,
+    config: SearchConfig,
+    prompts: PromptSet,
+    prune: PruneMode,
+    scorer: TextScorer | None = None,
+) -> Flow[SearchOutcome]:
+    """Search the graph from ``topics`` and answer ``question`` (ToG or ToG-R per the config)."""
+    state = _State(question, config, prompts, prune, scorer or TextScorer())
+    topics = tuple(dict.fromkeys(topics))
+    if not topics:
+        answers, rationale = yield from _final_answer(state, ())
+        return SearchOutcome(
+            answers,
+            rationale,
+            "no_topic_entity",
+            "llm_knowledge",
+            (),
+            (),
+            (),
+            {},
+            (),
+            tuple(state.notes),
+        )
+    yield from _fetch_labels(state, topics)
+    beam: list[Path] = [Path(t) for t in topics]
+    retained: list[Path] = []
+    records: list[DepthRecord] = []
+    stop: StopReason = "depth_exhausted"
+    for depth in range(1, config.depth + 1):
+        step = yield from _explore(state, beam, depth)
+        records.append(step.record)
+        if not step.beam:
+            stop = "stalled"
+            break
+        beam = step.beam
+        retained.extend(p for p in beam if p not in retained)
+        context = tuple(retained) if config.reasoning_context == "all_retained" else tuple(beam)
+        verdict = yield from _judge(state, context)
+        records[-1] = _with_verdict(records[-1], verdict is not None)
+        if verdict is not None:
+            answers, rationale = verdict
+            return SearchOutcome(
+                answers,
+                rationale,
+                "sufficient",
+                "kg_paths",
+                _support_first(context, answers, state),
+                topics,
+                tuple(records),
+                dict(state.labels),
+                (),
+                tuple(state.notes),
+            )
+        if all(isinstance(p.tail, LiteralValue) for p in beam):
+            stop = "stalled"
+            break
+    evidence: tuple[Path, ...] = ()
+    if stop == "stalled" or config.on_depth_exhausted == "answer_from_paths":
+        evidence = _evidence(beam if retained else [], retained, config)
+    answers, rationale = yield from _final_answer(state, evidence)
+    source: AnswerSource = "kg_paths" if evidence else "llm_knowledge"
+    return SearchOutcome(
+        answers,
+        rationale,
+        stop,
+        source,
+        _support_first(evidence, answers, state),
+        topics,
+        tuple(records),
+        dict(state.labels),
+        (),
+        tuple(state.notes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Explored:
+    beam: list[Path]
+    record: DepthRecord
+
+
+def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
+    """One depth: relation search and prune, entity search and prune (steps A–D)."""
+    config = state.config
+    notes_before = len(state.notes)
+    if config.variant == "tog-r":
+        frontier_of = [
+            [cast(EntityId, m.tail) for m in _frontier_members(state, p, depth)] for p in beam
+        ]
+    else:
+        frontier_of = [[p.tail] if not isinstance(p.tail, LiteralValue) else [] for p in beam]
+    frontier = list(dict.fromkeys(e for ents in frontier_of for e in ents))
+    relations = yield from _list_relations(frontier) if frontier else _nothing()
+    yield from _fetch_labels(state, sorted({r for pairs in relations.values() for r, _ in pairs}))
+
+    # A. candidates per source (a path's tail entity in ToG; a chain in ToG-R)
+    sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]] = []
+    for path, ents in zip(beam, frontier_of, strict=True):
+        cands = [(e, r, d) for e in ents for r, d in relations.get(e, [])]
+        if config.variant == "tog-r":
+            merged = list(dict.fromkeys((r, d) for _, r, d in cands))
+            cands = [(ents[0], r, d) for r, d in merged] if ents else []
+        cands = _cap_hub(state, cands)
+        sources.append((_source_name(state, path, ents), cands))
+    if state.prune == "llm":
+        # Several paths may end at one entity: the model scores each entity's candidates once.
+        by_entity = yield from _score_relations(state, sources)
+        scores = {
+            (i, cand): by_entity.get(cand, 0.0)
+            for i, (_, cands) in enumerate(sources)
+            for cand in cands
+        }
+    else:
+        scores = _lexical_path_scores(state, beam, sources)
+
+    # B. pool (path, relation edge) across the whole beam; keep the global top N.
+    pooled: list[tuple[float, int, int, Hop]] = []
+    for i, (path, (_, cands)) in enumerate(zip(beam, sources, strict=True)):
+        for j, (entity, relation, direction) in enumerate(cands):
+            score = scores.get((i, (entity, relation, direction)), 0.0)
+            if config.path_score == "cumulative":
+                score *= path.score
+            if score > 0.0:
+                pooled.append((score, i, j, Hop(entity, relation, direction)))
+    pooled.sort(key=lambda item: (-item[0], item[1], item[2]))
+    edges = [_Edge(i, hop, score) for score, i, _, hop in pooled[: config.width]]
+    kept_hops = {(e.hop.entity, e.hop.relation, e.hop.direction) for e in edges}
+    relation_log = tuple(
+        RelationDecision(e, r, d, scores.get((i, (e, r, d)), 0.0), (e, r, d) in kept_hops)
+        for i, (_, cands) in enumerate(sources)
+        for e, r, d in cands
+    )
+    if not edges:
+        record = DepthRecord(
+            depth, tuple(frontier), relation_log, (), (), None, tuple(state.notes[notes_before:])
+        )
+        return _Explored([], record)
+
+    # C. entity search
+    if config.variant == "tog-r":
+        new_beam, entity_log = yield from _extend_chains(state, beam, edges, depth)
+    else:
+        new_beam, entity_log = yield from _extend_paths(state, beam, edges, depth)
+    record = DepthRecord(
+        depth,
+        tuple(frontier),
+        relation_log,
+        entity_log,
+        tuple(new_beam),
+        None,
+        tuple(state.notes[notes_before:]),
+    )
+    return _Explored(new_beam, record)
+
+
+def _nothing() -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
+    return {}
+    yield  # pragma: no cover - makes this a generator
+
+
+def _source_name(state: _State, path: Path, ents: Sequence[EntityId]) -> str:
+    if state.config.variant == "tog-r" and len(ents) > 1:
+        shown = ", ".join(state.show(e) for e in ents[:3])
+        return "{" + shown + (", ..." if len(ents) > 3 else "") + "}"
+    return state.show(ents[0]) if ents else state.show(path.tail)
+
+
+def _cap_hub(
+    state: _State, cands: list[tuple[EntityId, RelationId, Direction]]
+) -> list[tuple[EntityId, RelationId, Direction]]:
+    """Keep at most ``max_relations_in_prompt`` candidates, best lexical matches first."""
+    cap = state.config.max_relations_in_prompt
+    if len(cands) <= cap:
+        return cands
+    texts = [state.relation_text(r) for _, r, _ in cands]
+    ranked = state.scorer.bm25(state.question, texts)
+    order = sorted(range(len(cands)), key=lambda k: (-ranked[k], k))[:cap]
+    state.notes.append(
+        Note("hub_truncated", f"{state.show(cands[0][0])}: {len(cands)} relations, kept {cap}")
+    )
+    return [cands[k] for k in sorted(order)]
+
+
+def _score_relations(
+    state: _State, sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]]
+) -> Flow[dict[tuple[EntityId, RelationId, Direction], float]]:
+    """Step B scores: per call (llm) or per entity (lexical), renormalised to sum to 1."""
+    groups: dict[str, list[tuple[EntityId, RelationId, Direction]]] = {}
+    for name, cands in sources:
+        if cands:
+            groups.setdefault(name, [])
+            groups[name].extend(c for c in cands if c not in groups[name])
+    scores: dict[tuple[EntityId, RelationId, Direction], float] = {}
+    prompts = _group_prompts(list(groups.items()), state.config.width)
+    requests: list[ChatRequest] = []
+    option_sets: list[list[tuple[EntityId, RelationId, Direction]]] = []
+    for members in prompts:
+        cands = [c for _, group in members for c in group]
+        options = tuple(
+            RelationOption(i, name, state.relation_text(r), d)
+            for i, (name, (_, r, d)) in enumerate(
+                ((n, c) for n, group in members for c in group), start=1
+            )
+        )
+        task = PruneRelations(state.question, options, state.config.width)
+        requests.append(
+            state.request(
+                task,
+                temperature=state.config.temperature_exploration,
+                question=state.question,
+                max_choices=str(state.config.width),
+                candidates="\n".join(f"{o.index}. {o.render()}" for o in options),
+            )
+        )
+        option_sets.append(cands)
+    replies = yield from _ask(requests)
+    for request, reply, cands in zip(requests, replies, option_sets, strict=True):
+        task = cast(PruneRelations, request.task)
+        texts = [o.render() for o in task.options]
+        relation_names: dict[str, list[int]] = {}
+        for o in task.options:
+            relation_names.setdefault(norm_text(o.relation), []).append(o.index)
+        aliases = {name: idx[0] for name, idx in relation_names.items() if len(idx) == 1}
+        try:
+            parsed = parse_choices(
+                reply.text,
+                options=texts,
+                max_choices=state.config.width,
+                prompt="relation_prune",
+                aliases=aliases,
+            )
+        except OutputParseError as exc:
+            if state.config.on_parse_error == "raise":
+                raise
+            state.notes.append(Note("parse_fallback", f"relation_prune: lexical ranking ({exc})"))
+            lexical = _lexical_relation_scores(state, cands)
+            top = sorted(range(len(cands)), key=lambda k: (-lexical[k], k))[: state.config.width]
+            parsed = Scored({k + 1: lexical[k] for k in top})
+        _note_rejected(state, "relation_prune", parsed)
+        for index, score in parsed.scores.items():
+            scores[cands[index - 1]] = score
+    return scores
+
+
+def _group_prompts(
+    groups: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]], width: int
+) -> list[list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]]]:
+    """One prompt per source, or sources dealt round-robin into ``width`` prompts."""
+    if len(groups) <= width:
+        return [[g] for g in groups]
+    merged: list[list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]]] = [
+        [] for _ in range(width)
+    ]
+    for k, group in enumerate(groups):
+        merged[k % width].append(group)
+    return merged
+
+
+def _lexical_path_scores(
+    state: _State,
+    beam: list[Path],
+    sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]],
+) -> dict[tuple[int, tuple[EntityId, RelationId, Direction]], float]:
+    """Lexical step B, per path: BM25 of each relation against what the path leaves unexplained.
+
+    The question's cue words already matched by the path's own relations are set aside, so a
+    path that has explained "director" looks for "born" next. Walking the last relation back
+    (to a sibling) scores only when the question has a sibling cue ("same", "share", ...).
+    Scores are normalised per path, with a little uniform smoothing so unmatched relations can
+    still fill free beam slots.
+    """
+    scorer = state.scorer
+    scores: dict[tuple[int, tuple[EntityId, RelationId, Direction]], float] = {}
+    for i, (path, (_, cands)) in enumerate(zip(beam, sources, strict=True)):
+        if not cands:
+            continue
+        labels = [state.show(n) for n in path.nodes()]
+        taken = [state.relation_text(h.relation) for h in path.hops]
+        cues = question_cues(scorer, state.question, labels, topic=state.show(path.topic))
+        residual = residual_cues(scorer, cues, taken)
+        # The next cue in hop order counts double: "X 's mother 's son" asks for mother first.
+        query: dict[str, float] = {}
+        for k, (_, terms) in enumerate(residual):
+            for term in terms:
+                query[term] = max(query.get(term, 0.0), _NEXT_CUE_WEIGHT if k == 0 else 1.0)
+        docs = [scorer.relation_terms(state.relation_text(r)) for _, r, _ in cands]
+        base = normalize_scores(scorer.bm25_terms(query, docs))
+        sibling = any(word in SIBLING_CUES for word, _ in residual)
+        last = path.hops[-1] if path.hops else None
+        uniform = _LEXICAL_SMOOTHING / len(cands)
+        for cand, score in zip(cands, base, strict=True):
+            walks_back = last is not None and cand[1] == last.relation and cand[2] != last.direction
+            if walks_back and not sibling:
+                scores[(i, cand)] = 0.0
+            elif walks_back:
+                scores[(i, cand)] = max(base) * (1 - _LEXICAL_SMOOTHING) + uniform
+            else:
+                scores[(i, cand)] = (1 - _LEXICAL_SMOOTHING) * score + uniform
+    return scores
+
+
+def _lexical_relation_scores(
+    state: _State, cands: Sequence[tuple[EntityId, RelationId, Direction]]
+) -> list[float]:
+    texts = [state.relation_text(r) for _, r, _ in cands]
+    base = normalize_scores(state.scorer.bm25(state.question, texts))
+    uniform = 1.0 / len(cands) if cands else 0.0
+    return [(1 - _LEXICAL_SMOOTHING) * s + _LEXICAL_SMOOTHING * uniform for s in base]
+
+
+def _note_rejected(state: _State, prompt: str, parsed: Scored) -> None:
+    for name in parsed.rejected:
+        state.notes.append(Note("rejected_name", f"{prompt}: {name!r} is not a candidate"))
+    if parsed.uniform_fallback:
+        state.notes.append(Note("uniform_scores", f"{prompt}: all scores were 0"))
+
+
+def _sample(state: _State, candidates: list[Node], hop: Hop, depth: int) -> tuple[list[Node], int]:
+    """Reduce a large candidate set (seeded sample or lexical rank); returns kept and dropped."""
+    config = state.config
+    if len(candidates) < config.entity_sample_threshold:
+        return candidates, 0
+    size = config.entity_sample_size
+    if config.entity_sampling == "rank":
+        ranked = state.scorer.bm25(state.question, [state.show(n) for n in candidates])
+        keep = sorted(range(len(candidates)), key=lambda k: (-ranked[k], k))[:size]
+    else:
+        rng = random.Random(f"{config.seed}|{depth}|{hop.entity}|{hop.relation}|{hop.direction}")
+        keep = rng.sample(range(len(candidates)), size)
+    return [candidates[k] for k in sorted(keep)], len(candidates) - size
+
+
+def _extend_paths(
+    state: _State, beam: list[Path], edges: list[_Edge], depth: int
+) -> Flow[tuple[list[Path], tuple[EntityDecision, ...]]]:
+    """ToG steps C and D: fetch, sample, label and score the entities behind each kept edge."""
+    config = state.config
+    reached = yield from _neighbors([e.hop for e in edges], config.neighbor_limit)
+    per_edge: list[list[Node]] = []
+    for edge in edges:
+        on_path = beam[edge.path_index].nodes()
+        cands = [n for n in reached.get(edge.hop, ()) if n not in on_path]
+        if config.entity_sampling == "rank" and len(cands) >= config.entity_sample_threshold:
+            yield from _fetch_labels(state, [n for n in cands if isinstance(n, str)])
+        cands, dropped = _sample(state, cands, edge.hop, depth)
+        if dropped:
+            state.notes.append(
+                Note("sampled", f"{_edge_text(state, edge.hop)}: dropped {dropped} candidates")
+            )
+        per_edge.append(cands)
+    yield from _fetch_labels(state, [n for cands in per_edge for n in cands if isinstance(n, str)])
+    entity_scores = yield from _score_entities(state, edges, per_edge)
+
+    pooled: list[tuple[float, int, str, Path]] = []
+    for k, (edge, cands, scores) in enumerate(zip(edges, per_edge, entity_scores, strict=True)):
+        parent = beam[edge.path_index]
+        for node, score in zip(cands, scores, strict=True):
+            total = edge.score * score
+            pooled.append(
+                (
+                    total,
+                    k,
+                    node_key(node),
+                    parent.extend(edge.hop.relation, edge.hop.direction, node, total),
+                )
+            )
+    pooled.sort(key=lambda item: (-item[0], item[1], item[2]))
+    new_beam = [path for score, _, _, path in pooled if score > 0.0][: config.width]
+    kept = {id(p) for p in new_beam}
+    log = tuple(
+        EntityDecision(
+            edges[k].hop.entity,
+            edges[k].hop.relation,
+            edges[k].hop.direction,
+            path.tail,
+            score,
+            id(path) in kept,
+        )
+        for score, k, _, path in pooled
+    )
+    return new_beam, log
+
+
+def _edge_text(state: _State, hop: Hop) -> str:
+    option = RelationOption(
+        0, state.show(hop.entity), state.relation_text(hop.relation), hop.direction
+    )
+    return option.render()
+
+
+def _score_entities(
+    state: _State, edges: list[_Edge], per_edge: list[list[Node]]
+) -> Flow[list[list[float]]]:
+    """Step D scores per edge: LLM calls for edges with ≥ 2 candidates, else lexical / 1.0."""
+    results: list[list[float]] = []
+    requests: list[ChatRequest] = []
+    asked: list[int] = []
+    for k, (edge, cands) in enumerate(zip(edges, per_edge, strict=True)):
+        if len(cands) <= 1:
+            results.append([1.0] * len(cands))
+            continue
+        labels = [state.show(n) for n in cands]
+        if state.prune != "llm":
+            results.append(normalize_scores(state.scorer.bm25(state.question, labels)))
+            continue
+        task = ScoreEntities(state.question, _edge_text(state, edge.hop), tuple(labels))
+        requests.append(
+            state.request(
+                task,
+                temperature=state.config.temperature_exploration,
+                question=state.question,
+                edge=task.edge,
+                candidates="\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1)),
+            )
+        )
+        asked.append(k)
+        results.append([])
+    replies = yield from _ask(requests)
+    for k, request, reply in zip(asked, requests, replies, strict=True):
+        task = cast(ScoreEntities, request.task)
+        try:
+            parsed = parse_scores(reply.text, options=task.options, prompt="entity_score")
+        except OutputParseError as exc:
+            if state.config.on_parse_error == "raise":
+                raise
+            state.notes.append(Note("parse_fallback", f"entity_score: uniform ({exc})"))
+            parsed = Scored({i: 1.0 / len(task.options) for i in range(1, len(task.options) + 1)})
+        _note_rejected(state, "entity_score", parsed)
+        results[k] = [parsed.scores.get(i, 0.0) for i in range(1, len(task.options) + 1)]
+    return results
+
+
+# --- ToG-R: relation chains ---------------------------------------------------------------------
+
+
+def _extend_chains(
+    state: _State, beam: list[Path], edges: list[_Edge], depth: int
+) -> Flow[tuple[list[Path], tuple[EntityDecision, ...]]]:
+    """ToG-R step C: follow each kept relation from every frontier member of its chain.
+
+    No entity is scored (tog_spec.md §2.4): the chain keeps every node it reaches, and the next
+    frontier is a seeded sample of them.
+    """
+    config = state.config
+    hops: list[Hop] = []
+    edge_members: list[list[Path]] = []
+    for edge in edges:
+        members = _frontier_members(state, beam[edge.path_index], depth)
+        edge_members.append(members)
+        hops.extend(
+            Hop(cast(EntityId, m.tail), edge.hop.relation, edge.hop.direction) for m in members
+        )
+    reached = yield from _neighbors(hops, config.neighbor_limit)
+    new_beam: list[Path] = []
+    log: list[EntityDecision] = []
+    for edge, members in zip(edges, edge_members, strict=True):
+        extended: dict[Node, Path] = {}
+        for member in members:
+            hop = Hop(cast(EntityId, member.tail), edge.hop.relation, edge.hop.direction)
+            on_path = member.nodes()
+            for node in reached.get(hop, ()):
+                if node not in on_path and node not in extended:
+                    extended[node] = member.extend(hop.relation, hop.direction, node, edge.score)
+        if not extended:
+            continue
+        first = next(iter(extended.values()))
+        new_beam.append(Path(first.topic, first.hops, edge.score, tuple(extended.values())))
+        log.extend(
+            EntityDecision(
+                cast(EntityId, p.hops[-2].node if len(p.hops) > 1 else p.topic),
+                edge.hop.relation,
+                edge.hop.direction,
+                p.tail,
+                edge.score,
+                True,
+            )
+            for p in list(extended.values())[: config.max_candidates_shown]
+        )
+    yield from _fetch_labels(
+        state,
+        [n for p in new_beam for n in p.ends[: config.max_candidates_shown] if isinstance(n, str)],
+    )
+    return new_beam, tuple(log)
+
+
+def _frontier_members(state: _State, chain: Path, depth: int) -> list[Path]:
+    """A chain's next frontier: up to N of its members ending at an entity, seeded sample."""
+    members = [m for m in (chain.members or (chain,)) if isinstance(m.tail, str)]
+    width = state.config.width
+    if len(members) <= width:
+        return members
+    rng = random.Random(f"{state.config.seed}|r|{depth}|{chain.topic}|{len(chain.hops)}")
+    return [members[k] for k in sorted(rng.sample(range(len(members)), width))]
+
+
+# --- reasoning and answers ----------------------------------------------------------------------
+
+
+def _views(state: _State, paths: Sequence[Path]) -> tuple[PathView, ...]:
+    return tuple(
+        path_view(p, state.labels, max_ends=state.config.max_candidates_shown) for p in paths
+    )
+
+
+def _judge(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...], str] | None]:
+    """Step E: one reasoning call; the answers if the paths suffice, else None."""
+    views = _views(state, paths)
+    task = JudgeSufficiency(state.question, views)
+    request = state.request(
+        task,
+        temperature=state.config.temperature_reasoning,
+        question=state.question,
+        paths=render_paths(views),
+    )
+    [reply] = yield from _ask([request])
+    try:
+        verdict = parse_verdict(reply.text)
+    except OutputParseError as exc:
+        if state.config.on_parse_error == "raise":
+            raise
+        state.notes.append(Note("parse_fallback", f"sufficiency: read as insufficient ({exc})"))
+        return None
+    if verdict.sufficient and verdict.answers:
+        return verdict.answers, verdict.rationale
+    return None
+
+
+def _final_answer(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...], str]]:
+    """The single answer call: from the best paths, or from the model's knowledge if none."""
+    views = _views(state, paths)
+    task = GenerateAnswer(state.question, views)
+    values = {"question": state.question}
+    if views:
+        values["paths"] = render_paths(views)
+    request = state.request(task, temperature=state.config.temperature_reasoning, **values)
+    [reply] = yield from _ask([request])
+    try:
+        parsed = parse_answer(reply.text, prompt=task_name(task))
+    except OutputParseError as exc:
+        if state.config.on_parse_error == "raise":
+            raise
+        state.notes.append(Note("parse_fallback", f"{task_name(task)}: no answer ({exc})"))
+        return (), ""
+    return parsed.answers, parsed.rationale
+
+
+def _evidence(beam: list[Path], retained: list[Path], config: SearchConfig) -> tuple[Path, ...]:
+    """Paths for the final answer call: the last beam first, then earlier depths' best paths."""
+    earlier = sorted((p for p in retained if p not in beam), key=lambda p: (-p.score, p.depth))
+    limit = config.width * config.depth
+    return tuple([*beam, *earlier][:limit])
+
+
+def _support_first(
+    paths: tuple[Path, ...], answers: Sequence[str], state: _State
+) -> tuple[Path, ...]:
+    """Order paths so that those ending at an answer come first (stable otherwise)."""
+    wanted = {norm_text(a) for a in answers}
+
+    def supports(path: Path) -> bool:
+        ends = path.ends or (path.tail,)
+        return any(norm_text(state.show(n)) in wanted for n in ends)
+
+    return tuple(sorted(paths, key=lambda p: not supports(p)))
+
+
+def _with_verdict(record: DepthRecord, sufficient: bool) -> DepthRecord:
+    return DepthRecord(
+        record.depth,
+        record.frontier,
+        record.relations,
+        record.entities,
+        record.beam,
+        sufficient,
+        record.notes,
+    )
+
+
+def answer_ids(outcome: SearchOutcome) -> tuple[str, ...]:
+    """KG ids of the answers where an answer names a node on the evidence paths."""
+    by_text: dict[str, str] = {}
+    for path in outcome.paths:
+        for node in (*(h.node for h in path.hops), *path.ends):
+            if isinstance(node, str):
+                by_text.setdefault(norm_text(display(node, outcome.labels)), node)
+    ids = [by_text[norm_text(a)] for a in outcome.answers if norm_text(a) in by_text]
+    return tuple(dict.fromkeys(ids))
+
+
+def step_result(value: object) -> StepResult:
+    """Narrow a driver's result to the step-result union (for drivers and tests)."""
+    return cast(StepResult, value)

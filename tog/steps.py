@@ -1,0 +1,79 @@
+"""The requests the search engine yields: each step is one adapter or backend call.
+
+The engine (`tog.search`) never performs I/O. It yields a batch of steps and receives one result per
+step, in order; drivers (`tog.drivers`) decide how to run them (in sequence, concurrently, or merged
+across questions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import TypeAlias, TypeVar
+
+from kg_adapters.base import Direction, EntityId, EntityMatch, Hop, Node, RelationId
+from tog.llm.base import ChatRequest, Completion
+
+
+@dataclass(frozen=True, slots=True)
+class ListRelations:
+    """Relations of ``entities`` in one ``direction``."""
+
+    entities: tuple[EntityId, ...]
+    direction: Direction
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListNeighbors:
+    """Nodes reached by each hop."""
+
+    hops: tuple[Hop, ...]
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetLabels:
+    """Display names of entity or relation ids."""
+
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchEntities:
+    """Link one mention to KG entities (needs `SupportsEntitySearch`)."""
+
+    text: str
+    limit: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FindMentions:
+    """Gazetteer linking over a whole question (needs ``find_mentions`` on the adapter)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskLLM:
+    """One logical LLM call."""
+
+    request: ChatRequest
+
+
+Step: TypeAlias = ListRelations | ListNeighbors | GetLabels | SearchEntities | FindMentions | AskLLM
+Batch: TypeAlias = tuple[Step, ...]
+
+Mentions: TypeAlias = list[tuple[str, list[EntityMatch]]]
+StepResult: TypeAlias = (
+    Mapping[EntityId, tuple[RelationId, ...]]
+    | Mapping[Hop, tuple[Node, ...]]
+    | Mapping[str, str]
+    | list[EntityMatch]
+    | Mentions
+    | Completion
+)
+
+T = TypeVar("T")
+Flow: TypeAlias = Generator[Batch, list[StepResult], T]
+"""A search: yields batches of steps, receives their results in order, returns its value."""
