@@ -59,8 +59,11 @@ def main() -> None:
     parser.add_argument("--path-score", choices=["local", "cumulative"], default="local")
     parser.add_argument("--width", type=int, default=3)
     parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--prune-tool", choices=["bm25", "embedding"], default="bm25")
     args = parser.parse_args()
-    config = tog.SearchConfig(width=args.width, depth=args.depth, path_score=args.path_score)
+    config = tog.SearchConfig(
+        width=args.width, depth=args.depth, path_score=args.path_score, prune_tool=args.prune_tool
+    )
     pq = args.data / "pathquestion" / "PathQuestion"
     mq = args.data / "metaqa"
     sets = {
@@ -76,7 +79,8 @@ def main() -> None:
             for h in (1, 2, 3)
         },
     }
-    print(f"config: {config.model_dump(include={'width', 'depth', 'path_score', 'seed'})}")
+    shown = {"width", "depth", "path_score", "seed", "prune_tool"}
+    print(f"config: {config.model_dump(include=shown)}")
     for name in args.sets.split(","):
         kb, load = sets[name]
         run(name, kb, spread(load(), args.sample), config)

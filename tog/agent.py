@@ -16,6 +16,7 @@ from kg_adapters.base import (
 )
 from tog.config import SearchConfig
 from tog.drivers import AsyncLLMFromSync, adrive, drive, is_async_kg, is_async_llm
+from tog.embeddings import Embedder
 from tog.llm.base import AsyncChatModel, ChatModel
 from tog.llm.offline import OfflineScorer
 from tog.paths import SearchOutcome
@@ -39,6 +40,8 @@ class ThinkOnGraph:
         config: Search settings; `SearchConfig()` by default.
         prompts: Prompt templates; the shipped ones by default.
         scorer: The lexical scorer used for BM25 pruning and hub pre-ranking.
+        embedder: Sentence embeddings for ``prune_tool="embedding"``; by default all-MiniLM-L6-v2
+            from the ``embeddings`` extra, loaded once per agent.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class ThinkOnGraph:
         config: SearchConfig | None = None,
         prompts: PromptSet | None = None,
         scorer: TextScorer | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.kg = kg
         self.config = config or SearchConfig()
@@ -57,8 +61,11 @@ class ThinkOnGraph:
         self.llm: ChatModel | AsyncChatModel = llm or OfflineScorer(self.scorer)
         self.prompts = prompts or load_prompts()
         self.prune: PruneMode = self.config.resolved_prune_tool(has_llm=not self.offline)
-        if self.prune == "embedding":
-            raise ValueError("prune_tool='embedding' is not available yet; use 'llm' or 'bm25'")
+        self.embedder = embedder
+        if self.prune == "embedding" and embedder is None:
+            from tog.embeddings import SentenceTransformerEmbedder
+
+            self.embedder = SentenceTransformerEmbedder()
 
     def _flow(
         self, question: str, topic_entities: TopicEntities | None
@@ -110,7 +117,13 @@ class ThinkOnGraph:
         flow, mode = self._flow(question, topic_entities)
         trace = Trace()
         start = time.perf_counter()
-        outcome = drive(flow, cast(KnowledgeGraph, self.kg), cast(ChatModel, self.llm), trace=trace)
+        outcome = drive(
+            flow,
+            cast(KnowledgeGraph, self.kg),
+            cast(ChatModel, self.llm),
+            trace=trace,
+            embedder=self.embedder,
+        )
         return self._result(question, question_id, outcome, trace, mode, start)
 
     async def arun(
@@ -137,7 +150,9 @@ class ThinkOnGraph:
         )
         trace = Trace()
         start = time.perf_counter()
-        outcome = await adrive(flow, kg, llm, trace=trace, concurrency=concurrency)
+        outcome = await adrive(
+            flow, kg, llm, trace=trace, concurrency=concurrency, embedder=self.embedder
+        )
         return self._result(question, question_id, outcome, trace, mode, start)
 
     def _result(

@@ -20,9 +20,11 @@ from kg_adapters.base import (
     SupportsAsyncEntitySearch,
     SupportsEntitySearch,
 )
+from tog.embeddings import Embedder
 from tog.llm.base import AsyncChatModel, ChatModel, ChatRequest, Completion
 from tog.steps import (
     AskLLM,
+    Embed,
     FindMentions,
     Flow,
     GetLabels,
@@ -38,7 +40,9 @@ from tog.trace import Trace
 T = TypeVar("T")
 
 
-def run_step(step: Step, kg: KnowledgeGraph, llm: ChatModel) -> StepResult:
+def run_step(
+    step: Step, kg: KnowledgeGraph, llm: ChatModel, embedder: Embedder | None = None
+) -> StepResult:
     """Run one step synchronously."""
     match step:
         case ListRelations(entities=entities, direction=direction, limit=limit):
@@ -51,17 +55,32 @@ def run_step(step: Step, kg: KnowledgeGraph, llm: ChatModel) -> StepResult:
             return cast(SupportsEntitySearch, kg).search_entities(text, limit=limit)
         case FindMentions(text=text):
             return _find_mentions(kg)(text)
+        case Embed(texts=texts):
+            return _embedder(embedder).embed(texts)
         case AskLLM(request=request):
             return llm.complete(request)
         case _:
             assert_never(step)
 
 
+def _embedder(embedder: Embedder | None) -> Embedder:
+    if embedder is None:
+        raise ValueError("the flow asked for embeddings but the driver was given no embedder")
+    return embedder
+
+
 def _find_mentions(kg: object) -> Callable[[str], Mentions]:
     return cast(Callable[[str], Mentions], kg.find_mentions)  # type: ignore[attr-defined]
 
 
-def drive(flow: Flow[T], kg: KnowledgeGraph, llm: ChatModel, *, trace: Trace) -> T:
+def drive(
+    flow: Flow[T],
+    kg: KnowledgeGraph,
+    llm: ChatModel,
+    *,
+    trace: Trace,
+    embedder: Embedder | None = None,
+) -> T:
     """Run a flow to completion, one step at a time, recording every step in ``trace``."""
     with closing(flow):
         try:
@@ -69,17 +88,19 @@ def drive(flow: Flow[T], kg: KnowledgeGraph, llm: ChatModel, *, trace: Trace) ->
             while True:
                 results: list[StepResult] = []
                 for step in batch:
-                    results.append(_timed(step, kg, llm, trace))
+                    results.append(_timed(step, kg, llm, trace, embedder))
                 batch = flow.send(results)
         except StopIteration as done:
             value: T = done.value
             return value
 
 
-def _timed(step: Step, kg: KnowledgeGraph, llm: ChatModel, trace: Trace) -> StepResult:
+def _timed(
+    step: Step, kg: KnowledgeGraph, llm: ChatModel, trace: Trace, embedder: Embedder | None
+) -> StepResult:
     start = time.perf_counter()
     try:
-        result = run_step(step, kg, llm)
+        result = run_step(step, kg, llm, embedder)
     except BaseException as exc:
         trace.record(step, None, time.perf_counter() - start, exc)
         raise
@@ -87,8 +108,10 @@ def _timed(step: Step, kg: KnowledgeGraph, llm: ChatModel, trace: Trace) -> Step
     return result
 
 
-async def arun_step(step: Step, kg: AsyncKnowledgeGraph, llm: AsyncChatModel) -> StepResult:
-    """Run one step on async backends."""
+async def arun_step(
+    step: Step, kg: AsyncKnowledgeGraph, llm: AsyncChatModel, embedder: Embedder | None = None
+) -> StepResult:
+    """Run one step on async backends (embeddings run in a worker thread)."""
     match step:
         case ListRelations(entities=entities, direction=direction, limit=limit):
             return await kg.relations(entities, direction=direction, limit=limit)
@@ -103,6 +126,8 @@ async def arun_step(step: Step, kg: AsyncKnowledgeGraph, llm: AsyncChatModel) ->
             if inspect.isawaitable(found):
                 return cast(Mentions, await found)
             return found
+        case Embed(texts=texts):
+            return await asyncio.to_thread(_embedder(embedder).embed, texts)
         case AskLLM(request=request):
             return await llm.complete(request)
         case _:
@@ -116,6 +141,7 @@ async def adrive(
     *,
     trace: Trace,
     concurrency: int = 8,
+    embedder: Embedder | None = None,
 ) -> T:
     """Run a flow with each batch's steps issued concurrently (at most ``concurrency`` at once).
 
@@ -127,7 +153,8 @@ async def adrive(
         async with limiter:
             start = time.perf_counter()
             try:
-                return await arun_step(step, kg, llm), time.perf_counter() - start, None
+                result = await arun_step(step, kg, llm, embedder)
+                return result, time.perf_counter() - start, None
             except Exception as exc:
                 return None, time.perf_counter() - start, exc
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, overload
 
 from kg_adapters.base import EntityId, LiteralValue, Node, Triple
+from tog.parsing import norm_text
 from tog.paths import AnswerSource, DepthRecord, LinkDecision, Note, Path, StopReason, display
 from tog.trace import JSON, Trace, to_json
 
@@ -81,6 +82,24 @@ class ReasoningPath:
         used.update(path.ends)
         mine = {k: labels[k] for k in used if isinstance(k, str) and k in labels}
         return cls(path.topic, tuple(path.triples()), path.score, mine, path.ends)
+
+
+def _ends(path: ReasoningPath) -> list[tuple[Node]]:
+    if path.ends:
+        return [(n,) for n in path.ends]
+    if not path.triples:
+        return [(path.topic,)]
+    last = path.triples[-1]
+    previous = path.triples[-2] if len(path.triples) > 1 else None
+    start = path.topic if previous is None else _shared(previous, last)
+    return [(last.subject if last.object == start else last.object,)]
+
+
+def _shared(a: Triple, b: Triple) -> Node:
+    for node in (b.subject, b.object):
+        if node in (a.subject, a.object):
+            return node
+    return b.subject
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,16 @@ class Result:
     def answer(self) -> str:
         """The best answer, or ``""`` when the search found none."""
         return self.answers[0] if self.answers else ""
+
+    def supporting_paths(self) -> tuple[ReasoningPath, ...]:
+        """The evidence paths that end at one of the answers (all paths if none does)."""
+        wanted = {norm_text(a) for a in self.answers}
+        mine = tuple(
+            p
+            for p in self.paths
+            if any(norm_text(display(n, p.labels)) in wanted for (n,) in _ends(p))
+        )
+        return mine or self.paths
 
     def to_json(self, *, include_trace: bool = True) -> dict[str, JSON]:
         """The whole result as JSON data (what ``tog ask --json`` prints)."""

@@ -30,6 +30,7 @@ from kg_adapters.base import (
     node_key,
 )
 from tog.config import SearchConfig
+from tog.embeddings import Vector, cosine
 from tog.errors import OutputParseError
 from tog.llm.base import (
     ChatRequest,
@@ -77,6 +78,7 @@ from tog.scoring import (
 )
 from tog.steps import (
     AskLLM,
+    Embed,
     FindMentions,
     Flow,
     GetLabels,
@@ -103,6 +105,8 @@ DEFAULT_MAX_TOKENS: dict[str, int] = {
 # empty beam slots (in stable order) instead of the beam shrinking to the lexical matches.
 _LEXICAL_SMOOTHING = 0.1
 _NEXT_CUE_WEIGHT = 2.0
+# Cosine similarities of short texts crowd together (0.2-0.6); a power spreads them apart.
+_EMBEDDING_SHARPNESS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +432,8 @@ def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
         }
     else:
         scores = _lexical_path_scores(state, beam, sources)
+        if state.prune == "embedding":
+            scores = yield from _blend_embeddings(state, beam, sources, scores)
 
     # B. pool (path, relation edge) across the whole beam; keep the global top N.
     pooled: list[tuple[float, int, int, Hop]] = []
@@ -590,10 +596,7 @@ def _lexical_path_scores(
     for i, (path, (_, cands)) in enumerate(zip(beam, sources, strict=True)):
         if not cands:
             continue
-        labels = [state.show(n) for n in path.nodes()]
-        taken = [state.relation_text(h.relation) for h in path.hops]
-        cues = question_cues(scorer, state.question, labels, topic=state.show(path.topic))
-        residual = residual_cues(scorer, cues, taken)
+        residual = _residual(state, path)
         # The next cue in hop order counts double: "X 's mother 's son" asks for mother first.
         query: dict[str, float] = {}
         for k, (_, terms) in enumerate(residual):
@@ -613,6 +616,54 @@ def _lexical_path_scores(
             else:
                 scores[(i, cand)] = (1 - _LEXICAL_SMOOTHING) * score + uniform
     return scores
+
+
+def _residual(state: _State, path: Path) -> list[tuple[str, frozenset[str]]]:
+    """The question's cue words (in hop order) that the path's relations have not explained."""
+    labels = [state.show(n) for n in path.nodes()]
+    taken = [state.relation_text(h.relation) for h in path.hops]
+    cues = question_cues(state.scorer, state.question, labels, topic=state.show(path.topic))
+    return residual_cues(state.scorer, cues, taken)
+
+
+def _blend_embeddings(
+    state: _State,
+    beam: list[Path],
+    sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]],
+    lexical: dict[tuple[int, tuple[EntityId, RelationId, Direction]], float],
+) -> Flow[dict[tuple[int, tuple[EntityId, RelationId, Direction]], float]]:
+    """The ``embedding`` tool: mix lexical scores with sentence-embedding similarity.
+
+    Per path, the relation texts are compared with the next unexplained cue word and with all
+    of them (the question when none is left); the similarities, sharpened and normalised per
+    path, are averaged with the lexical scores. A candidate the lexical rules exclude (walking
+    back without a sibling cue) stays excluded. All texts go to the embedder in one step.
+    """
+    queries: list[tuple[str, str]] = []
+    for path in beam:
+        residual = _residual(state, path)
+        words = [w for w, _ in residual]
+        queries.append((words[0] if words else state.question, " ".join(words) or state.question))
+    relation_texts = [state.relation_text(r) for _, cands in sources for _, r, _ in cands]
+    texts = tuple(dict.fromkeys([q for pair in queries for q in pair] + relation_texts))
+    if not texts:
+        return lexical
+    results = yield (Embed(texts),)
+    vectors = dict(zip(texts, cast(list[Vector], results[0]), strict=True))
+    blended = dict(lexical)
+    for i, ((next_cue, all_cues), (_, cands)) in enumerate(zip(queries, sources, strict=True)):
+        if not cands:
+            continue
+        sims = [
+            0.6 * cosine(vectors[next_cue], vectors[state.relation_text(r)])
+            + 0.4 * cosine(vectors[all_cues], vectors[state.relation_text(r)])
+            for _, r, _ in cands
+        ]
+        sharp = normalize_scores([max(0.0, s) ** _EMBEDDING_SHARPNESS for s in sims])
+        for cand, sim in zip(cands, sharp, strict=True):
+            if lexical.get((i, cand), 0.0) > 0.0:
+                blended[(i, cand)] = 0.5 * lexical[(i, cand)] + 0.5 * sim
+    return blended
 
 
 def _lexical_relation_scores(

@@ -55,13 +55,22 @@ class FindMentions:
 
 
 @dataclass(frozen=True, slots=True)
+class Embed:
+    """Sentence vectors of ``texts`` (the ``embedding`` pruning tool)."""
+
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AskLLM:
     """One logical LLM call."""
 
     request: ChatRequest
 
 
-Step: TypeAlias = ListRelations | ListNeighbors | GetLabels | SearchEntities | FindMentions | AskLLM
+Step: TypeAlias = (
+    ListRelations | ListNeighbors | GetLabels | SearchEntities | FindMentions | Embed | AskLLM
+)
 Batch: TypeAlias = tuple[Step, ...]
 
 Mentions: TypeAlias = list[tuple[str, list[EntityMatch]]]
@@ -71,6 +80,7 @@ StepResult: TypeAlias = (
     | Mapping[str, str]
     | list[EntityMatch]
     | Mentions
+    | list[tuple[float, ...]]
     | Completion
 )
 

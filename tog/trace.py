@@ -11,6 +11,7 @@ from kg_adapters.base import EntityMatch, Hop, LiteralValue
 from tog.llm.base import Completion, task_name
 from tog.steps import (
     AskLLM,
+    Embed,
     FindMentions,
     GetLabels,
     ListNeighbors,
@@ -20,7 +21,9 @@ from tog.steps import (
     StepResult,
 )
 
-EventKind = Literal["relations", "neighbors", "labels", "search_entities", "find_mentions", "llm"]
+EventKind = Literal[
+    "relations", "neighbors", "labels", "search_entities", "find_mentions", "embed", "llm"
+]
 
 JSON = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
 
@@ -93,7 +96,7 @@ class Trace:
 
     def kg_events(self) -> list[TraceEvent]:
         """Only the KG queries."""
-        return [e for e in self.events if e.kind != "llm"]
+        return [e for e in self.events if e.kind not in ("llm", "embed")]
 
     def to_json(self) -> list[JSON]:
         """The events as JSON data."""
@@ -163,3 +166,9 @@ def _event(
             )
         case FindMentions(text=text):
             return TraceEvent("find_mentions", {"text": text}, to_json(result), seconds, err)
+        case Embed(texts=texts):
+            first = result[0] if isinstance(result, list) and result else ()
+            dims = len(first) if isinstance(first, tuple) else 0
+            return TraceEvent(
+                "embed", {"texts": list(texts)}, {"vectors": len(texts), "dims": dims}, seconds, err
+            )
