@@ -177,13 +177,19 @@ def never_sufficient(request: ChatRequest) -> str:
             return final("x")
 
 
-def option_index(request: ChatRequest, relation: str, entity: str | None = None) -> int:
+def options_of(request: ChatRequest) -> tuple[RelationOption, ...]:
+    """The numbered candidates of a relation-prune request."""
     task = request.task
-    assert isinstance(task, PruneRelations)
-    for option in task.options:
+    assert isinstance(task, PruneRelations), task
+    return task.options
+
+
+def option_index(request: ChatRequest, relation: str, entity: str | None = None) -> int:
+    options = options_of(request)
+    for option in options:
         if option.relation == relation and (entity is None or option.entity == entity):
             return option.index
-    raise AssertionError(f"{relation!r} not offered: {task.options}")
+    raise AssertionError(f"{relation!r} not offered: {options}")
 
 
 # --- a full depth, every batch spelled out -------------------------------------------------------
@@ -340,9 +346,15 @@ def test_at_most_width_edges_per_depth_when_each_frontier_entity_offers_many() -
     expansions = [s for b in graph.batches for s in b if isinstance(s, ListNeighbors)]
     assert len(expansions) == 3
     assert all(len(step.hops) <= 3 for step in expansions)
-    # Depth 2: three frontier entities were each offered 7 candidates and each call kept 3 of
-    # them, yet only 3 edges (not 9) are followed.
-    assert len(graph.asks("relation_prune")) >= 4
+    # Depth 2: three frontier entities were each offered at least 6 candidates and each call kept
+    # 3 of them, yet only 3 edges (not 9) are followed.
+    depth_two = graph.asks("relation_prune")[1:4]
+    assert [sorted({o.entity for o in options_of(r)}) for r in depth_two] == [
+        ["n0"],
+        ["n1"],
+        ["n2"],
+    ]
+    assert all(len(options_of(r)) >= 6 for r in depth_two)
     assert expansions[1].hops == (
         Hop("n0", "s0", "out"),
         Hop("n1", "s0", "out"),
@@ -372,18 +384,15 @@ def test_relation_prune_groups_topics_into_at_most_width_calls() -> None:
     prunes = ask(batch)
     assert len(prunes) == 2  # five topic entities, width 2: two grouped prompts
     entities = []
+    offered = []
     for request in prunes:
         task = request.task
         assert isinstance(task, PruneRelations)
         assert [o.index for o in task.options] == list(range(1, len(task.options) + 1))
         entities.append(sorted({o.entity for o in task.options}))
+        offered += [(o.entity, o.relation) for o in task.options]
     assert entities == [["t0", "t2", "t4"], ["t1", "t3"]]
-    offered = sorted(
-        (o.entity, o.relation)
-        for r in prunes
-        for o in r.task.options  # type: ignore[union-attr]
-    )
-    assert offered == sorted((t, rel) for t in topics for rel in ("p", "q"))
+    assert sorted(offered) == sorted((t, rel) for t in topics for rel in ("p", "q"))
 
     # An index in a grouped prompt maps back to the right entity.
     first, second = prunes
@@ -464,7 +473,7 @@ def test_an_edge_with_one_candidate_needs_no_scoring_call() -> None:
         by_task("relation_prune", choices((1, 0.5), (2, 0.5)), never_sufficient),
     )
     assert graph.asks("entity_score") == []
-    assert sorted(p.tail for p in outcome.depths[0].beam) == ["B", "C"]
+    assert [p.tail for p in outcome.depths[0].beam] == ["B", "C"]
 
 
 # --- invariant 4: exactly one terminal answer ---------------------------------------------------
@@ -943,10 +952,13 @@ def test_tog_r_makes_no_entity_scoring_calls_and_its_paths_are_real_walks(width:
     assert all(view.chain for view in first_judge.task.paths)
 
 
-def test_tog_r_follows_a_relation_only_from_members_that_have_it() -> None:
-    # T -r-> a1, T -r-> a2, and only a2 has q. Following q from the chain {a1, a2} must not query
-    # (a1, q, out): a1 has no such relation.
-    graph = Graph([("T", "r", "a1"), ("T", "r", "a2"), ("a2", "q", "b")])
+# T -r-> a1, T -r-> a2, and only a2 has q.
+TOG_R_TWO: list[tuple[str, str, Node]] = [("T", "r", "a1"), ("T", "r", "a2"), ("a2", "q", "b")]
+
+
+def tog_r_two_members() -> tuple[Graph, SearchOutcome]:
+    """ToG-R over `TOG_R_TWO`: the model follows r, then q."""
+    graph = Graph(TOG_R_TWO)
 
     def llm(request: ChatRequest) -> str:
         task = request.task
@@ -956,23 +968,84 @@ def test_tog_r_follows_a_relation_only_from_members_that_have_it() -> None:
         return never_sufficient(request)
 
     outcome = graph.run(flow_for("q", ["T"], width=2, depth=2, variant="tog-r"), llm)
+    return graph, outcome
+
+
+def test_tog_r_follows_a_relation_only_from_members_that_have_it() -> None:
+    # Following q from the chain {a1, a2} must not query (a1, q, out): a1 has no such relation.
+    graph, outcome = tog_r_two_members()
     assert Hop("a2", "q", "out") in graph.hops()
     for hop in graph.hops():
         assert graph.has(hop.entity, hop.relation, hop.direction), hop
+    assert [p.triples() for p in outcome.depths[1].beam] == [[("T", "r", "a2"), ("a2", "q", "b")]]
+
+
+def test_tog_r_relation_decisions_name_an_entity_that_has_the_relation() -> None:
+    # The decision log must not claim that a1 has q (only a2 does).
+    _, outcome = tog_r_two_members()
+    kept = [d for d in outcome.depths[1].relations if d.kept]
+    assert [(d.relation, d.direction) for d in kept] == [("q", "out")]
     for record in outcome.depths:
         for decision in record.relations:
-            assert graph.has(decision.entity, decision.relation, decision.direction), decision
+            assert (decision.entity, decision.relation) != ("a1", "q"), decision
+            assert Graph(TOG_R_TWO).has(decision.entity, decision.relation, decision.direction)
 
 
 # --- §2.2 A: per-path backtracking guard --------------------------------------------------------
 
 
-def test_the_edge_a_path_just_used_is_not_offered_back() -> None:
-    # A -r-> B. At depth 2 the path A-r->B must not be offered (B, r, in): it leads straight back.
+def test_relation_guard_does_not_offer_the_last_relation_walked_back() -> None:
+    # A -r-> B. With the relation guard, the path A-r->B is not offered (B, r, in) at depth 2.
     graph = Graph([("A", "r", "B"), ("B", "s", "C")])
-    graph.run(flow_for("q", ["A"], width=1, depth=2), never_sufficient)
+    graph.run(flow_for("q", ["A"], width=1, depth=2, backtrack_guard="relation"), never_sufficient)
     second = graph.asks("relation_prune")[1]
     assert isinstance(second.task, PruneRelations)
     offered = [(o.relation, o.direction) for o in second.task.options]
-    assert ("r", "in") not in offered, offered
     assert offered == [("s", "out")]
+
+
+def test_the_guard_is_per_path_not_pooled_over_the_beam() -> None:
+    # Two paths end at different entities; each path's guard removes only its own last relation.
+    triples: list[tuple[str, str, Node]] = [
+        ("A", "r", "B"),
+        ("A", "s", "C"),
+        ("X", "s", "B"),
+        ("X", "r", "C"),
+    ]
+    graph = Graph(triples)
+    graph.run(
+        flow_for("q", ["A"], width=2, depth=2, backtrack_guard="relation"),
+        by_task("relation_prune", choices((1, 0.5), (2, 0.5)), never_sufficient),
+    )
+    second = graph.asks("relation_prune")[1:]
+    offered = sorted(
+        (o.entity, o.relation, o.direction) for request in second for o in options_of(request)
+    )
+    # B was reached by r, so only (B, r, in) goes; C by s, so only (C, s, in) goes. A guard pooled
+    # over the beam (reference defect §5.7) would drop all four.
+    assert offered == [("B", "s", "in"), ("C", "r", "in")]
+
+
+def test_edge_guard_walks_a_relation_back_only_to_siblings() -> None:
+    # Default guard: walking directed_by back from Nolan reaches the *other* film, never Inception.
+    triples: list[tuple[str, str, Node]] = [
+        ("Inception", "directed_by", "Christopher Nolan"),
+        ("Interstellar", "directed_by", "Christopher Nolan"),
+    ]
+    graph = Graph(triples)
+
+    def llm(request: ChatRequest) -> str:
+        if isinstance(request.task, PruneRelations):
+            return choices((option_index(request, "directed_by"), 1.0))
+        return never_sufficient(request)
+
+    outcome = graph.run(
+        flow_for("Which other film did he direct?", ["Inception"], width=2, depth=2), llm
+    )
+    assert SearchConfig().backtrack_guard == "edge"
+    [path] = outcome.depths[1].beam
+    assert path.triples() == [
+        ("Inception", "directed_by", "Christopher Nolan"),
+        ("Interstellar", "directed_by", "Christopher Nolan"),
+    ]
+    assert [d.node for d in outcome.depths[1].entities] == ["Interstellar"]

@@ -165,6 +165,7 @@ class ThinkOnGraph:
         start: float,
     ) -> Result:
         labels = outcome.labels
+        trace.attach_parses(outcome.parses)
         return Result(
             question=question,
             question_id=question_id,

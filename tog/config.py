@@ -41,6 +41,12 @@ class SearchConfig(BaseModel):
     max_relations_in_prompt: int = Field(
         40, ge=1, description="Hub guard: relation candidates per entity shown to the model."
     )
+    backtrack_guard: Literal["edge", "relation"] = Field(
+        "edge",
+        description="`edge`: a path never returns to a node it visited, but may walk its last "
+        "relation back to reach siblings (films sharing a director, co-stars); `relation`: the "
+        "last relation walked the other way is not offered at all.",
+    )
     path_score: Literal["local", "cumulative"] = "local"
     reasoning_context: Literal["paths", "all_retained"] = "paths"
     on_depth_exhausted: Literal["answer_from_paths", "llm_only"] = "answer_from_paths"

@@ -83,12 +83,18 @@ class LLMResponseError(LLMError):
 
 
 class OutputParseError(ToGError):
-    """A model reply could not be parsed; ``raw`` is the reply and ``prompt`` names the task."""
+    """A model reply could not be parsed; ``raw`` is the reply and ``prompt`` names the task.
 
-    def __init__(self, message: str, *, prompt: str, raw: str) -> None:
+    ``rejected`` lists names the reply gave that match no candidate (never queried).
+    """
+
+    def __init__(
+        self, message: str, *, prompt: str, raw: str, rejected: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.prompt = prompt
         self.raw = raw
+        self.rejected = rejected
 
 
 class PromptError(ToGError):

@@ -269,8 +269,9 @@ def parse_choices(
             parsed = (from_lines[0], (parsed[1] if parsed else []) + from_lines[1])
     scores, rejected = parsed
     if not scores:
+        what = "only names that are not candidates" if rejected else "no candidate number"
         raise OutputParseError(
-            f"{prompt}: no candidate number in the reply", prompt=prompt, raw=raw
+            f"{prompt}: {what} in the reply", prompt=prompt, raw=raw, rejected=tuple(rejected)
         )
     kept = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:max_choices]
     total = sum(score for _, score in kept)
@@ -309,7 +310,10 @@ def parse_scores(raw: str, *, options: Sequence[str], prompt: str) -> Scored:
                     parsed = (from_lines[0], (parsed[1] if parsed else []) + from_lines[1])
         scores, rejected = parsed
     if not scores:
-        raise OutputParseError(f"{prompt}: no candidate score in the reply", prompt=prompt, raw=raw)
+        what = "only names that are not candidates" if rejected else "no candidate score"
+        raise OutputParseError(
+            f"{prompt}: {what} in the reply", prompt=prompt, raw=raw, rejected=tuple(rejected)
+        )
     full = {i: scores.get(i, 0.0) for i in range(1, len(options) + 1)}
     total = sum(full.values())
     if total <= 0.0:

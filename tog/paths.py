@@ -154,6 +154,15 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class ParseRecord:
+    """How one LLM reply was read: by its prompt's parser (``ok``), or not, and what was done."""
+
+    task: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DepthRecord:
     """Everything decided at one depth, for traces, notebooks and tests."""
 
@@ -189,3 +198,4 @@ class SearchOutcome:
     labels: Mapping[str, str] = field(default_factory=dict)
     links: tuple[LinkDecision, ...] = ()
     notes: tuple[Note, ...] = ()
+    parses: tuple[ParseRecord, ...] = ()

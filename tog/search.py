@@ -61,6 +61,7 @@ from tog.paths import (
     EntityDecision,
     LinkDecision,
     Note,
+    ParseRecord,
     Path,
     RelationDecision,
     SearchOutcome,
@@ -134,6 +135,18 @@ class _State:
     labels: dict[str, str] = field(default_factory=dict)
     unlabelled: set[str] = field(default_factory=set)
     notes: list[Note] = field(default_factory=list)
+    parses: list[ParseRecord] = field(default_factory=list)
+
+    def parsed(self, task: str, detail: str = "") -> None:
+        """Record that a reply was read by its parser (``detail``: what it had to drop)."""
+        self.parses.append(ParseRecord(task, True, detail))
+
+    def fallback(self, task: str, action: str, error: OutputParseError) -> None:
+        """Record that a reply could not be read and what the search did instead."""
+        self.parses.append(ParseRecord(task, False, f"{action}: {error}"))
+        self.notes.append(Note("parse_fallback", f"{task}: {action} ({error})"))
+        for name in error.rejected:
+            self.notes.append(Note("rejected_name", f"{task}: {name!r} is not a candidate"))
 
     def request(self, task: LLMTask, *, temperature: float, **values: str) -> ChatRequest:
         name = task_name(task)
@@ -208,7 +221,7 @@ def _neighbors(hops: Sequence[Hop], limit: int) -> Flow[Mapping[Hop, tuple[Node,
 
 def link_topics(
     question: str, *, config: SearchConfig, prompts: PromptSet, linking: Linking
-) -> Flow[tuple[list[EntityId], list[LinkDecision], list[Note]]]:
+) -> Flow[tuple[list[EntityId], list[LinkDecision], list[Note], list[ParseRecord]]]:
     """Find topic entities for a question (tog_spec.md §2.1, extracted mode).
 
     With a model: one *setup* call extracts mentions, each is linked with ``search_entities``
@@ -218,7 +231,6 @@ def link_topics(
     """
     chosen: list[EntityId] = []
     decisions: list[LinkDecision] = []
-    notes: list[Note] = []
     state = _State(question, config, prompts, "bm25", TextScorer())
     if linking.use_llm and linking.search:
         task = ExtractEntities(question, config.width)
@@ -231,10 +243,11 @@ def link_topics(
         [reply] = yield from _ask([request])
         try:
             mentions = parse_mentions(reply.text, max_mentions=config.width)
+            state.parsed("extract_entities")
         except OutputParseError as exc:
             if config.on_parse_error == "raise":
                 raise
-            notes.append(Note("parse_fallback", f"extract_entities: {exc}"))
+            state.fallback("extract_entities", "no mentions", exc)
             mentions = []
         if mentions:
             results = yield tuple(SearchEntities(m, limit=5) for m in mentions)
@@ -263,7 +276,7 @@ def link_topics(
             )
             if pick_id is not None and pick_id not in chosen:
                 chosen.append(pick_id)
-    return chosen[: config.width], decisions, notes
+    return chosen[: config.width], decisions, state.notes, state.parses
 
 
 def answer_flow(
@@ -279,15 +292,16 @@ def answer_flow(
     """The whole question: link topic entities if none are given, then search and answer."""
     links: list[LinkDecision] = []
     notes: list[Note] = []
+    parses: list[ParseRecord] = []
     if topics is None:
-        linked, links, notes = yield from link_topics(
+        linked, links, notes, parses = yield from link_topics(
             question, config=config, prompts=prompts, linking=linking
         )
         topics = linked
     outcome = yield from think_on_graph(
         question, topics, config=config, prompts=prompts, prune=prune, scorer=scorer
     )
-    if links or notes:
+    if links or notes or parses:
         outcome = SearchOutcome(
             answers=outcome.answers,
             rationale=outcome.rationale,
@@ -299,6 +313,7 @@ def answer_flow(
             labels=outcome.labels,
             links=tuple(links),
             notes=tuple(notes) + outcome.notes,
+            parses=tuple(parses) + outcome.parses,
         )
     return outcome
 
@@ -329,18 +344,7 @@ def think_on_graph(
     topics = tuple(dict.fromkeys(topics))
     if not topics:
         answers, rationale = yield from _final_answer(state, ())
-        return SearchOutcome(
-            answers,
-            rationale,
-            "no_topic_entity",
-            "llm_knowledge",
-            (),
-            (),
-            (),
-            {},
-            (),
-            tuple(state.notes),
-        )
+        return _outcome(state, answers, rationale, "no_topic_entity", (), (), [])
     yield from _fetch_labels(state, topics)
     beam: list[Path] = [Path(t) for t in topics]
     retained: list[Path] = []
@@ -359,18 +363,7 @@ def think_on_graph(
         records[-1] = _with_verdict(records[-1], verdict is not None)
         if verdict is not None:
             answers, rationale = verdict
-            return SearchOutcome(
-                answers,
-                rationale,
-                "sufficient",
-                "kg_paths",
-                _support_first(context, answers, state),
-                topics,
-                tuple(records),
-                dict(state.labels),
-                (),
-                tuple(state.notes),
-            )
+            return _outcome(state, answers, rationale, "sufficient", context, topics, records)
         if all(isinstance(p.tail, LiteralValue) for p in beam):
             stop = "stalled"
             break
@@ -378,18 +371,30 @@ def think_on_graph(
     if stop == "stalled" or config.on_depth_exhausted == "answer_from_paths":
         evidence = _evidence(beam if retained else [], retained, config)
     answers, rationale = yield from _final_answer(state, evidence)
+    return _outcome(state, answers, rationale, stop, evidence, topics, records)
+
+
+def _outcome(
+    state: _State,
+    answers: tuple[str, ...],
+    rationale: str,
+    stop: StopReason,
+    evidence: tuple[Path, ...],
+    topics: tuple[EntityId, ...],
+    records: list[DepthRecord],
+) -> SearchOutcome:
     source: AnswerSource = "kg_paths" if evidence else "llm_knowledge"
     return SearchOutcome(
-        answers,
-        rationale,
-        stop,
-        source,
-        _support_first(evidence, answers, state),
-        topics,
-        tuple(records),
-        dict(state.labels),
-        (),
-        tuple(state.notes),
+        answers=answers,
+        rationale=rationale,
+        stop_reason=stop,
+        answer_source=source,
+        paths=_support_first(evidence, answers, state),
+        topics=topics,
+        depths=tuple(records),
+        labels=dict(state.labels),
+        notes=tuple(state.notes),
+        parses=tuple(state.parses),
     )
 
 
@@ -416,10 +421,18 @@ def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
     # A. candidates per source (a path's tail entity in ToG; a chain in ToG-R)
     sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]] = []
     for path, ents in zip(beam, frontier_of, strict=True):
-        cands = [(e, r, d) for e in ents for r, d in relations.get(e, [])]
+        cands = [
+            (e, r, d)
+            for e in ents
+            for r, d in relations.get(e, [])
+            if not _backtracks(path, r, d, config)
+        ]
         if config.variant == "tog-r":
-            merged = list(dict.fromkeys((r, d) for _, r, d in cands))
-            cands = [(ents[0], r, d) for r, d in merged] if ents else []
+            # One candidate per relation of the chain, named after the first member that has it.
+            first: dict[tuple[RelationId, Direction], EntityId] = {}
+            for e, r, d in cands:
+                first.setdefault((r, d), e)
+            cands = [(e, r, d) for (r, d), e in first.items()]
         cands = _cap_hub(state, cands)
         sources.append((_source_name(state, path, ents), cands))
     if state.prune == "llm":
@@ -460,7 +473,7 @@ def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
 
     # C. entity search
     if config.variant == "tog-r":
-        new_beam, entity_log = yield from _extend_chains(state, beam, edges, depth)
+        new_beam, entity_log = yield from _extend_chains(state, beam, edges, depth, relations)
     else:
         new_beam, entity_log = yield from _extend_paths(state, beam, edges, depth)
     record = DepthRecord(
@@ -473,6 +486,16 @@ def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
         tuple(state.notes[notes_before:]),
     )
     return _Explored(new_beam, record)
+
+
+def _backtracks(
+    path: Path, relation: RelationId, direction: Direction, config: SearchConfig
+) -> bool:
+    """``backtrack_guard="relation"``: the relation the path just used, walked the other way."""
+    if config.backtrack_guard != "relation" or not path.hops:
+        return False
+    last = path.hops[-1]
+    return relation == last.relation and direction != last.direction
 
 
 def _nothing() -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
@@ -507,13 +530,16 @@ def _score_relations(
     state: _State, sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]]
 ) -> Flow[dict[tuple[EntityId, RelationId, Direction], float]]:
     """Step B scores: per call (llm) or per entity (lexical), renormalised to sum to 1."""
-    groups: dict[str, list[tuple[EntityId, RelationId, Direction]]] = {}
+    # Paths ending at the same entity share one group; two entities that merely share a label
+    # do not (the key is the candidates themselves, which carry entity ids).
+    groups: dict[tuple[tuple[EntityId, RelationId, Direction], ...], str] = {}
     for name, cands in sources:
         if cands:
-            groups.setdefault(name, [])
-            groups[name].extend(c for c in cands if c not in groups[name])
+            groups.setdefault(tuple(cands), name)
     scores: dict[tuple[EntityId, RelationId, Direction], float] = {}
-    prompts = _group_prompts(list(groups.items()), state.config.width)
+    prompts = _group_prompts(
+        [(name, list(key)) for key, name in groups.items()], state.config.width
+    )
     requests: list[ChatRequest] = []
     option_sets: list[list[tuple[EntityId, RelationId, Direction]]] = []
     for members in prompts:
@@ -551,10 +577,11 @@ def _score_relations(
                 prompt="relation_prune",
                 aliases=aliases,
             )
+            state.parsed("relation_prune", _dropped(parsed))
         except OutputParseError as exc:
             if state.config.on_parse_error == "raise":
                 raise
-            state.notes.append(Note("parse_fallback", f"relation_prune: lexical ranking ({exc})"))
+            state.fallback("relation_prune", "lexical ranking", exc)
             lexical = _lexical_relation_scores(state, cands)
             top = sorted(range(len(cands)), key=lambda k: (-lexical[k], k))[: state.config.width]
             parsed = Scored({k + 1: lexical[k] for k in top})
@@ -675,6 +702,15 @@ def _lexical_relation_scores(
     return [(1 - _LEXICAL_SMOOTHING) * s + _LEXICAL_SMOOTHING * uniform for s in base]
 
 
+def _dropped(parsed: Scored) -> str:
+    parts = []
+    if parsed.rejected:
+        parts.append(f"{len(parsed.rejected)} name(s) not among the candidates dropped")
+    if parsed.uniform_fallback:
+        parts.append("all scores 0: uniform")
+    return "; ".join(parts)
+
+
 def _note_rejected(state: _State, prompt: str, parsed: Scored) -> None:
     for name in parsed.rejected:
         state.notes.append(Note("rejected_name", f"{prompt}: {name!r} is not a candidate"))
@@ -787,10 +823,11 @@ def _score_entities(
         task = cast(ScoreEntities, request.task)
         try:
             parsed = parse_scores(reply.text, options=task.options, prompt="entity_score")
+            state.parsed("entity_score", _dropped(parsed))
         except OutputParseError as exc:
             if state.config.on_parse_error == "raise":
                 raise
-            state.notes.append(Note("parse_fallback", f"entity_score: uniform ({exc})"))
+            state.fallback("entity_score", "uniform scores", exc)
             parsed = Scored({i: 1.0 / len(task.options) for i in range(1, len(task.options) + 1)})
         _note_rejected(state, "entity_score", parsed)
         results[k] = [parsed.scores.get(i, 0.0) for i in range(1, len(task.options) + 1)]
@@ -801,7 +838,11 @@ def _score_entities(
 
 
 def _extend_chains(
-    state: _State, beam: list[Path], edges: list[_Edge], depth: int
+    state: _State,
+    beam: list[Path],
+    edges: list[_Edge],
+    depth: int,
+    relations: Mapping[EntityId, list[tuple[RelationId, Direction]]],
 ) -> Flow[tuple[list[Path], tuple[EntityDecision, ...]]]:
     """ToG-R step C: follow each kept relation from every frontier member of its chain.
 
@@ -812,7 +853,13 @@ def _extend_chains(
     hops: list[Hop] = []
     edge_members: list[list[Path]] = []
     for edge in edges:
-        members = _frontier_members(state, beam[edge.path_index], depth)
+        # Only members whose entity has this relation (the KG said so) are followed.
+        wanted = (edge.hop.relation, edge.hop.direction)
+        members = [
+            m
+            for m in _frontier_members(state, beam[edge.path_index], depth)
+            if wanted in relations.get(cast(EntityId, m.tail), ())
+        ]
         edge_members.append(members)
         hops.extend(
             Hop(cast(EntityId, m.tail), edge.hop.relation, edge.hop.direction) for m in members
@@ -882,10 +929,11 @@ def _judge(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...]
     [reply] = yield from _ask([request])
     try:
         verdict = parse_verdict(reply.text)
+        state.parsed("sufficiency")
     except OutputParseError as exc:
         if state.config.on_parse_error == "raise":
             raise
-        state.notes.append(Note("parse_fallback", f"sufficiency: read as insufficient ({exc})"))
+        state.fallback("sufficiency", "read as insufficient", exc)
         return None
     if verdict.sufficient and verdict.answers:
         return verdict.answers, verdict.rationale
@@ -903,10 +951,11 @@ def _final_answer(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[st
     [reply] = yield from _ask([request])
     try:
         parsed = parse_answer(reply.text, prompt=task_name(task))
+        state.parsed(task_name(task))
     except OutputParseError as exc:
         if state.config.on_parse_error == "raise":
             raise
-        state.notes.append(Note("parse_fallback", f"{task_name(task)}: no answer ({exc})"))
+        state.fallback(task_name(task), "no answer", exc)
         return (), ""
     return parsed.answers, parsed.rationale
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +70,7 @@ class TraceEvent:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 0
+    parse: JSON = None
 
 
 @dataclass
@@ -97,6 +98,12 @@ class Trace:
     def kg_events(self) -> list[TraceEvent]:
         """Only the KG queries."""
         return [e for e in self.events if e.kind not in ("llm", "embed")]
+
+    def attach_parses(self, parses: Sequence[object]) -> None:
+        """Put each LLM reply's parse outcome on its event (the engine reads replies in order)."""
+        calls = [k for k, e in enumerate(self.events) if e.kind == "llm" and e.error is None]
+        for k, record in zip(calls, parses, strict=False):
+            self.events[k] = dataclasses.replace(self.events[k], parse=to_json(record))
 
     def to_json(self) -> list[JSON]:
         """The events as JSON data."""

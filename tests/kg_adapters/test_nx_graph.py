@@ -6,7 +6,6 @@ import gzip
 import itertools
 import re
 import shutil
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -14,17 +13,12 @@ import pytest
 
 from kg_adapters import Hop, KGLoadError, LiteralValue, NetworkXGraph, load_graph
 from kg_adapters.loading import sniff_separator
+from tests.shared_data import DATA, require
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-DATA = Path("/work/shared/data")
 METAQA_KB = DATA / "metaqa" / "kb.txt"
 PQ_2H_KB = DATA / "pathquestion" / "PathQuestion" / "2H-kb.txt"
 PQ_2H_QA = DATA / "pathquestion" / "PathQuestion" / "PQ-2H.txt"
-
-needs_metaqa = pytest.mark.skipif(not METAQA_KB.is_file(), reason="MetaQA data not available")
-needs_pathquestion = pytest.mark.skipif(
-    not PQ_2H_KB.is_file(), reason="PathQuestion data not available"
-)
 
 
 def write(path: Path, text: str) -> Path:
@@ -93,9 +87,8 @@ def test_duplicate_triples_count_once(tmp_path: Path) -> None:
 # -- MetaQA and PathQuestion, read in place --------------------------------------------------------
 
 
-@needs_metaqa
 def test_metaqa_pipe_separator(tmp_path: Path) -> None:
-    with METAQA_KB.open(encoding="utf-8") as stream:
+    with require(METAQA_KB).open(encoding="utf-8") as stream:
         lines = list(itertools.islice(stream, 12))
     path = write(tmp_path / "kb.txt", "".join(lines))
     kg = load_graph(path)  # separator sniffed
@@ -109,9 +102,8 @@ def test_metaqa_pipe_separator(tmp_path: Path) -> None:
     )
 
 
-@needs_pathquestion
 def test_pathquestion_2h_kb() -> None:
-    kg = load_graph(PQ_2H_KB)
+    kg = load_graph(require(PQ_2H_KB))
     assert len(kg) == 1211
     question, _, path = PQ_2H_QA.read_text(encoding="utf-8").splitlines()[0].split("\t")
     topic, r1, e1, r2, answer = path.split("#")[:5]
@@ -120,20 +112,6 @@ def test_pathquestion_2h_kb() -> None:
     assert kg.labels([topic]) == {topic: topic}
     mentions = kg.find_mentions(question)
     assert topic in [m.id for _, matches in mentions for m in matches]
-
-
-@needs_pathquestion
-def test_queries_on_a_small_kg_are_fast() -> None:
-    kg = load_graph(PQ_2H_KB)
-    entities = [t.subject for t in kg.triples()]
-    start = time.perf_counter()
-    for entity in entities:
-        for relations in (
-            kg.relations([entity], direction="out")[entity],
-            kg.relations([entity], direction="in")[entity],
-        ):
-            kg.neighbors([Hop(entity, r, "out") for r in relations], limit=50)
-    assert time.perf_counter() - start < 0.5  # 1,211 entities x 4 calls: dict lookups
 
 
 # -- sniffing and load_graph -----------------------------------------------------------------------
