@@ -33,8 +33,7 @@ class BagOfWords:
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         self.calls.append(tuple(texts))
         return [
-            (*(1.0 if word in text.lower() else 0.0 for word in self.VOCAB), 0.1)
-            for text in texts
+            (*(1.0 if word in text.lower() else 0.0 for word in self.VOCAB), 0.1) for text in texts
         ]
 
 

@@ -440,7 +440,9 @@ def _hop_options(scorer: TextScorer, cues: list[Cue], relations: Sequence[str]) 
     for k, relation in enumerate(relations):
         terms = scorer.relation_terms(relation)
         words = [w for w, t in cues if t & terms]
-        if k and relation == relations[k - 1]:
+        # "films that share a *director*": walking back is explained only when the relation
+        # walked back is itself one the question names.
+        if k and relation == relations[k - 1] and words:
             words += [w for w, _ in cues if w in SIBLING_CUES]
         options.append(words)
     return options

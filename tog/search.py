@@ -267,16 +267,34 @@ def link_topics(
                     chosen.append(pick.id)
     if not chosen and linking.mentions:
         results = yield (FindMentions(question),)
-        found = cast(Mentions, results[0])
-        ranked = sorted(found, key=lambda item: -len(item[0].split()))
-        for mention, matches in ranked:
-            pick_id = matches[0].id if matches else None
+        found = [(m, matches) for m, matches in cast(Mentions, results[0]) if matches]
+        tiers = [_mention_tier(question, mention, matches) for mention, matches in found]
+        best = max(tiers, default=0)
+        for (mention, matches), tier in zip(found, tiers, strict=True):
+            # Same-case matches first: "mike newell" (a tag) is not "Mike Newell" (a person).
+            ordered = sorted(matches, key=lambda m: m.label not in question)
+            pick_id = ordered[0].id if tier == best else None
             decisions.append(
-                LinkDecision(mention, tuple((m.id, m.label, m.score) for m in matches), pick_id)
+                LinkDecision(mention, tuple((m.id, m.label, m.score) for m in ordered), pick_id)
             )
             if pick_id is not None and pick_id not in chosen:
                 chosen.append(pick_id)
     return chosen[: config.width], decisions, state.notes, state.parses
+
+
+def _mention_tier(question: str, mention: str, matches: list[EntityMatch]) -> int:
+    """How much a gazetteer mention looks like a name (2, 1 or 0).
+
+    2 when a matching label appears in the question as written and is capitalised or several
+    words long, 1 when it appears as written, else 0. Only the best tier is linked, so "film" or
+    "director" (common words that name tag nodes) give way to "Factotum" or "American Violet" in
+    the same question.
+    """
+    verbatim = [m.label for m in matches if m.label and m.label in question]
+    if not verbatim:
+        return 0
+    named = any(label[0].isupper() or label[0].isdigit() for label in verbatim)
+    return 2 if named or len(mention.split()) > 1 else 1
 
 
 def answer_flow(
@@ -631,8 +649,12 @@ def _lexical_path_scores(
                 query[term] = max(query.get(term, 0.0), _NEXT_CUE_WEIGHT if k == 0 else 1.0)
         docs = [scorer.relation_terms(state.relation_text(r)) for _, r, _ in cands]
         base = normalize_scores(scorer.bm25_terms(query, docs))
-        sibling = any(word in SIBLING_CUES for word, _ in residual)
         last = path.hops[-1] if path.hops else None
+        named = last is not None and any(
+            terms & scorer.relation_terms(state.relation_text(last.relation))
+            for _, terms in question_cues(scorer, state.question)
+        )
+        sibling = named and any(word in SIBLING_CUES for word, _ in residual)
         uniform = _LEXICAL_SMOOTHING / len(cands)
         for cand, score in zip(cands, base, strict=True):
             walks_back = last is not None and cand[1] == last.relation and cand[2] != last.direction
