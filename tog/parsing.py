@@ -24,8 +24,11 @@ _END_TOKENS = re.compile(
 )
 _FENCE = re.compile(r"```[a-zA-Z]*")
 _PREFIX = re.compile(
-    r"^\s*(?:final\s+answer|answer|answers|a|output|response|reply|json)\s*[:：]\s*", re.IGNORECASE
+    r"^\s*(?:final\s+answer|answer|answers|a|output|response|reply|json|entities|entity|mentions)"
+    r"\s*[:：]\s*",
+    re.IGNORECASE,
 )
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+")
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SCORE = re.compile(rf"score\s*[:=]?\s*[\(\[]?\s*({_NUMBER})", re.IGNORECASE)
 _LEAD_INDEX = re.compile(
@@ -84,29 +87,62 @@ def norm_text(text: str) -> str:
 
 
 def find_json(text: str) -> object | None:
-    """The first JSON object or array in ``text`` (the whole text preferred), else None."""
+    """The first JSON object or array in ``text`` (the whole text preferred), else None.
+
+    Candidates are the outermost balanced ``{...}`` / ``[...]`` spans (brackets inside JSON
+    strings ignored), found in one pass, so a reply full of braces costs linear time.
+    """
     text = _PREFIX.sub("", text, count=1).strip()
-    for candidate in (text, _repair(text)):
+    for candidate in (text, *(text[a:b] for a, b in _outer_spans(text))):
+        parsed = _loads(candidate)
+        if parsed is not _NOTHING:
+            return parsed
+    return None
+
+
+_NOTHING = object()
+_CLOSERS = {"{": "}", "[": "]"}
+_MAX_SPANS = 50
+
+
+def _loads(text: str) -> object:
+    for attempt in (text, _repair(text)):
         try:
-            return json.loads(candidate)  # type: ignore[no-any-return]
+            return json.loads(attempt)
         except (ValueError, RecursionError):
             pass
-    for opener, closer in (("{", "}"), ("[", "]")):
-        start = text.find(opener)
-        while start != -1:
-            end = text.rfind(closer)
-            while end > start:
-                chunk = text[start : end + 1]
-                for attempt in (chunk, _repair(chunk)):
-                    try:
-                        return json.loads(attempt)  # type: ignore[no-any-return]
-                    except (ValueError, RecursionError):
-                        pass
-                end = text.rfind(closer, start, end)
-            start = text.find(opener, start + 1)
-            if start > 2000:  # pathological replies: stop scanning
-                break
-    return None
+    return _NOTHING
+
+
+def _outer_spans(text: str) -> list[tuple[int, int]]:
+    """Outermost balanced bracket spans, in order (at most ``_MAX_SPANS``)."""
+    spans: list[tuple[int, int]] = []
+    stack: list[str] = []
+    start = 0
+    in_string = escaped = False
+    for i, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"' and stack:
+            in_string = True
+        elif char in _CLOSERS:
+            if not stack:
+                start = i
+            stack.append(_CLOSERS[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+            if not stack:
+                spans.append((start, i + 1))
+                if len(spans) >= _MAX_SPANS:
+                    break
+        elif char in "}]":
+            stack.clear()  # unbalanced: start again at the next opener
+    return spans
 
 
 def _repair(text: str) -> str:
@@ -119,31 +155,43 @@ def _repair(text: str) -> str:
 
 
 def _as_score(value: object) -> float | None:
+    """A raw non-negative score (``"40%"`` is 0.4); the scale is settled by `_rescale`."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        score = float(value)
-    elif isinstance(value, str):
-        try:
-            score = float(value.strip().rstrip("%"))
-        except ValueError:
+    try:
+        if isinstance(value, int | float):
+            score = float(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            score = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):
         return None
     if not math.isfinite(score):
         return None
-    if 1.0 < score <= 100.0:  # percentages and 0-10 scales: rescale, keep the order
-        score = score / 100.0 if score > 10.0 else score / 10.0
-    return min(1.0, max(0.0, score))
+    return max(0.0, score)
+
+
+def _rescale(scores: dict[int, float]) -> dict[int, float]:
+    """Read 0-10 and 0-100 scales as such, all scores alike, so their order is kept."""
+    top = max(scores.values(), default=0.0)
+    if top <= 1.0:
+        return scores
+    divisor = 10.0 if top <= 10.0 else 100.0 if top <= 100.0 else 1.0  # beyond: just clip
+    return {i: min(1.0, s / divisor) for i, s in scores.items()}
 
 
 def _as_index(value: object, n_options: int) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e6:
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+            return None
+        value = int(text)
     if isinstance(value, int) and 1 <= value <= n_options:
         return value
     return None
@@ -273,6 +321,7 @@ def parse_choices(
         raise OutputParseError(
             f"{prompt}: {what} in the reply", prompt=prompt, raw=raw, rejected=tuple(rejected)
         )
+    scores = _rescale(scores)
     kept = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:max_choices]
     total = sum(score for _, score in kept)
     if total <= 0.0:
@@ -291,12 +340,14 @@ def parse_scores(raw: str, *, options: Sequence[str], prompt: str) -> Scored:
     """
     text = clean_reply(raw)
     data = find_json(text)
+    positional = data.get("scores") if isinstance(data, dict) else data
     if (
-        isinstance(data, list)
-        and len(data) == len(options)
-        and all(_as_score(v) is not None and not isinstance(v, dict | list) for v in data)
+        isinstance(positional, list)
+        and len(positional) == len(options)
+        and all(_is_number(v) and _as_score(v) is not None for v in positional)
     ):
-        scores = {i: _as_score(v) or 0.0 for i, v in enumerate(data, start=1)}
+        # A bare list of numbers, one per candidate, is read by position.
+        scores = {i: _as_score(v) or 0.0 for i, v in enumerate(positional, start=1)}
         rejected: list[str] = []
     else:
         parsed = _scores_from_json(data, "scores", options) if data is not None else None
@@ -314,12 +365,22 @@ def parse_scores(raw: str, *, options: Sequence[str], prompt: str) -> Scored:
         raise OutputParseError(
             f"{prompt}: {what} in the reply", prompt=prompt, raw=raw, rejected=tuple(rejected)
         )
+    scores = _rescale(scores)
     full = {i: scores.get(i, 0.0) for i in range(1, len(options) + 1)}
     total = sum(full.values())
     if total <= 0.0:
         uniform = 1.0 / len(options)
         return Scored({i: uniform for i in full}, tuple(rejected), uniform_fallback=True)
     return Scored({i: s / total for i, s in full.items()}, tuple(rejected))
+
+
+def _text(value: object) -> str:
+    """A rationale as text: ``None`` (JSON null) is empty, not ``"None"``."""
+    return "" if value is None else str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _string_list(value: object) -> tuple[str, ...]:
@@ -350,10 +411,15 @@ def parse_verdict(raw: str, *, prompt: str = "sufficiency") -> Verdict:
         flag = data.get("sufficient", data.get("enough", data.get("answerable")))
         if isinstance(flag, str):
             flag = {"yes": True, "true": True, "no": False, "false": False}.get(norm_text(flag))
-        if isinstance(flag, bool):
-            answers = _string_list(data.get("answers", data.get("answer", [])))
-            rationale = str(data.get("rationale", data.get("reason", "")))
-            return Verdict(flag and bool(answers), answers if flag else (), rationale)
+        elif _is_number(flag) and flag in (0, 1):
+            flag = bool(flag)
+        if not isinstance(flag, bool):
+            raise OutputParseError(
+                f"{prompt}: JSON reply without a yes/no 'sufficient'", prompt=prompt, raw=raw
+            )
+        answers = _string_list(data.get("answers", data.get("answer", [])))
+        rationale = _text(data.get("rationale", data.get("reason")))
+        return Verdict(flag and bool(answers), answers if flag else (), rationale)
     body = _PREFIX.sub("", text, count=1)
     if _YES.match(body) or _YES.match(body.lstrip("{[")):
         answers = tuple(
@@ -381,7 +447,7 @@ def parse_answer(raw: str, *, prompt: str = "answer") -> AnswerReply:
     if isinstance(data, dict) and ("answers" in data or "answer" in data):
         # A well-formed reply with no answer is the model saying it does not know.
         answers = _string_list(data.get("answers", data.get("answer", [])))
-        return AnswerReply(answers, str(data.get("rationale", data.get("reason", ""))))
+        return AnswerReply(answers, _text(data.get("rationale", data.get("reason"))))
     if isinstance(data, dict):
         raise OutputParseError(f"{prompt}: JSON reply without 'answers'", prompt=prompt, raw=raw)
     if isinstance(data, list) and _string_list(data):
@@ -389,10 +455,18 @@ def parse_answer(raw: str, *, prompt: str = "answer") -> AnswerReply:
     braces = [b.strip() for b in _BRACES.findall(text) if norm_text(b) not in {"yes", "no", ""}]
     if braces:
         return AnswerReply(tuple(dict.fromkeys(braces)), text[:500])
+    items = [ln for ln in text.splitlines() if ln.strip()]
+    if len(items) > 1 and all(_LIST_MARKER.match(ln) for ln in items):
+        listed = _string_list(
+            [_LIST_MARKER.sub("", ln, count=1).strip().rstrip(".") for ln in items]
+        )
+        if listed:
+            return AnswerReply(listed, text[:500])
     match = _ANSWER_IS.search(text)
     line = match.group(1) if match else next((ln for ln in text.splitlines() if ln.strip()), "")
-    line = _PREFIX.sub("", line, count=1).strip().strip("\"'`*").rstrip(".").strip()
-    if not line or norm_text(line) in {"", "yes", "no"}:
+    line = _PREFIX.sub("", _LIST_MARKER.sub("", line, count=1), count=1)
+    line = line.strip().strip("\"'`*").rstrip(".").strip()
+    if not line or norm_text(line).strip("{}[]() ") in {"", "yes", "no"}:
         raise OutputParseError(f"{prompt}: no answer in the reply", prompt=prompt, raw=raw)
     return AnswerReply((line[:300],), text[:500])
 
@@ -410,8 +484,11 @@ def parse_mentions(raw: str, *, max_mentions: int, prompt: str = "extract_entiti
         mentions = _string_list(data.get("entities", data.get("mentions", [])))
     elif isinstance(data, list):
         mentions = _string_list(data)
+    elif isinstance(data, str) or _is_number(data):
+        mentions = _string_list([str(data)])
     if not mentions and data is None:
-        lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", ln) for ln in text.splitlines()]
+        body = _PREFIX.sub("", text, count=1)
+        lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", ln) for ln in body.splitlines()]
         if len(lines) == 1:
             lines = lines[0].split(",")
         mentions = _string_list([ln.strip().strip("\"'") for ln in lines])
