@@ -28,6 +28,7 @@ from kg_adapters import (
 )
 from tog.config import SearchConfig
 from tog.drivers import adrive, drive
+from tog.linking import Linking
 from tog.llm import AsyncScriptedLLM, ScriptedLLM
 from tog.llm.base import (
     ChatRequest,
@@ -38,7 +39,7 @@ from tog.llm.base import (
     task_name,
 )
 from tog.paths import SearchOutcome
-from tog.search import Linking, answer_flow
+from tog.search import answer_flow
 from tog.steps import Flow
 from tog.templates import load_prompts
 from tog.trace import Trace, TraceEvent

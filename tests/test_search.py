@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from kg_adapters import Hop, LiteralValue, Node
+from tog._flow import PruneMode
 from tog.config import SearchConfig
 from tog.llm.base import (
     ChatRequest,
@@ -29,7 +30,7 @@ from tog.llm.base import (
     task_name,
 )
 from tog.paths import Note, Path, SearchOutcome
-from tog.search import PruneMode, think_on_graph
+from tog.search import think_on_graph
 from tog.steps import AskLLM, Batch, Flow, GetLabels, ListNeighbors, ListRelations, StepResult
 from tog.templates import load_prompts
 

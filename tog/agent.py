@@ -14,15 +14,17 @@ from kg_adapters.base import (
     SupportsEntitySearch,
     SupportsMentions,
 )
+from tog._flow import PruneMode
 from tog.config import SearchConfig
 from tog.drivers import AsyncLLMFromSync, adrive, drive, is_async_kg, is_async_llm
 from tog.embeddings import Embedder
+from tog.linking import Linking
 from tog.llm.base import AsyncChatModel, ChatModel
 from tog.llm.offline import OfflineScorer
 from tog.paths import SearchOutcome
 from tog.result import ReasoningPath, Result, Usage
 from tog.scoring import TextScorer
-from tog.search import Linking, PruneMode, answer_flow, answer_ids
+from tog.search import answer_flow, answer_ids
 from tog.steps import Flow
 from tog.templates import PromptSet, load_prompts
 from tog.trace import Trace

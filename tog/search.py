@@ -10,51 +10,35 @@ ToG (tog_spec.md §2.2) keeps paths of entities; ToG-R (§2.4) keeps relation ch
 entities are sampled, not scored. Both respect the call bounds of §3: relation edges are ranked
 globally across the beam, at most N relation-prune and N entity-scoring calls per depth, one
 reasoning call per depth and at most one answer call.
+
+Shared state and ``yield`` helpers live in `tog._flow`, topic linking in `tog.linking`, and the
+LLM-free pruning tools in `tog.prune_tools`. This module stays over 600 lines on purpose: the
+steps of one depth (A–E) and the call bound they add up to read best in one place.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, cast
+from dataclasses import dataclass
+from typing import cast
 
-from kg_adapters.base import (
-    Direction,
-    EntityId,
-    EntityMatch,
-    Hop,
-    LiteralValue,
-    Node,
-    RelationId,
-    node_key,
-)
+from kg_adapters.base import Direction, EntityId, Hop, LiteralValue, Node, RelationId, node_key
+from tog._flow import FlowState, PruneMode, ask, fetch_labels, list_relations, neighbors
 from tog.config import SearchConfig
-from tog.embeddings import Vector, cosine
 from tog.errors import OutputParseError
+from tog.linking import Linking, link_topics
 from tog.llm.base import (
     ChatRequest,
-    Completion,
-    ExtractEntities,
     GenerateAnswer,
     JudgeSufficiency,
-    LLMTask,
     PathView,
     PruneRelations,
     RelationOption,
-    Sampling,
     ScoreEntities,
     task_name,
 )
-from tog.parsing import (
-    Scored,
-    norm_text,
-    parse_answer,
-    parse_choices,
-    parse_mentions,
-    parse_scores,
-    parse_verdict,
-)
+from tog.parsing import Scored, norm_text, parse_answer, parse_choices, parse_scores, parse_verdict
 from tog.paths import (
     AnswerSource,
     DepthRecord,
@@ -70,231 +54,10 @@ from tog.paths import (
     path_view,
     render_paths,
 )
-from tog.scoring import (
-    SIBLING_CUES,
-    TextScorer,
-    normalize_scores,
-    question_cues,
-    residual_cues,
-)
-from tog.steps import (
-    AskLLM,
-    Embed,
-    FindMentions,
-    Flow,
-    GetLabels,
-    ListNeighbors,
-    ListRelations,
-    Mentions,
-    SearchEntities,
-    StepResult,
-)
+from tog.prune_tools import blend_embeddings, lexical_path_scores, lexical_relation_scores
+from tog.scoring import TextScorer, normalize_scores
+from tog.steps import Flow
 from tog.templates import PromptSet
-
-PruneMode = Literal["llm", "bm25", "embedding"]
-
-DEFAULT_MAX_TOKENS: dict[str, int] = {
-    "extract_entities": 128,
-    "relation_prune": 256,
-    "entity_score": 384,
-    "sufficiency": 384,
-    "answer": 256,
-    "direct_answer": 256,
-}
-
-# Share of a lexical relation score spread uniformly, so unmatched relations can still fill
-# empty beam slots (in stable order) instead of the beam shrinking to the lexical matches.
-_LEXICAL_SMOOTHING = 0.1
-_NEXT_CUE_WEIGHT = 2.0
-# Cosine similarities of short texts crowd together (0.2-0.6); a power spreads them apart.
-_EMBEDDING_SHARPNESS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Linking:
-    """How topic entities are found when none are given.
-
-    ``use_llm``: ask the model for mentions and link each with ``search_entities``.
-    ``search``/``mentions``: whether the adapter offers ``search_entities`` / ``find_mentions``.
-    """
-
-    use_llm: bool
-    search: bool
-    mentions: bool
-
-
-@dataclass(slots=True)
-class _State:
-    """Mutable bookkeeping of one search (never shared between questions)."""
-
-    question: str
-    config: SearchConfig
-    prompts: PromptSet
-    prune: PruneMode
-    scorer: TextScorer
-    labels: dict[str, str] = field(default_factory=dict)
-    unlabelled: set[str] = field(default_factory=set)
-    notes: list[Note] = field(default_factory=list)
-    parses: list[ParseRecord] = field(default_factory=list)
-
-    def parsed(self, task: str, detail: str = "") -> None:
-        """Record that a reply was read by its parser (``detail``: what it had to drop)."""
-        self.parses.append(ParseRecord(task, True, detail))
-
-    def fallback(self, task: str, action: str, error: OutputParseError) -> None:
-        """Record that a reply could not be read and what the search did instead."""
-        self.parses.append(ParseRecord(task, False, f"{action}: {error}"))
-        self.notes.append(Note("parse_fallback", f"{task}: {action} ({error})"))
-        for name in error.rejected:
-            self.notes.append(Note("rejected_name", f"{task}: {name!r} is not a candidate"))
-
-    def request(self, task: LLMTask, *, temperature: float, **values: str) -> ChatRequest:
-        name = task_name(task)
-        messages = self.prompts[name].render(**values)
-        max_tokens = self.config.max_tokens.get(name, DEFAULT_MAX_TOKENS[name])
-        sampling = Sampling(
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=self.config.seed,
-            extra=dict(self.config.sampling_extra),
-        )
-        return ChatRequest(task=task, messages=messages, sampling=sampling)
-
-    def show(self, node: Node) -> str:
-        return display(node, self.labels)
-
-    def relation_text(self, relation: RelationId) -> str:
-        return self.labels.get(relation, relation)
-
-
-# --- tiny typed helpers around `yield` ----------------------------------------------------------
-
-
-def _ask(requests: Sequence[ChatRequest]) -> Flow[list[Completion]]:
-    if not requests:
-        return []
-    results = yield tuple(AskLLM(r) for r in requests)
-    return [cast(Completion, r) for r in results]
-
-
-def _fetch_labels(state: _State, ids: Sequence[str]) -> Flow[None]:
-    missing = tuple(
-        dict.fromkeys(i for i in ids if i not in state.labels and i not in state.unlabelled)
-    )
-    if not missing:
-        return None
-    results = yield (GetLabels(missing),)
-    found = cast(Mapping[str, str], results[0])
-    for key in missing:
-        if key in found:
-            state.labels[key] = found[key]
-        else:
-            state.unlabelled.add(key)
-    return None
-
-
-def _list_relations(
-    entities: Sequence[EntityId],
-) -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
-    ids = tuple(entities)
-    results = yield (ListRelations(ids, "out"), ListRelations(ids, "in"))
-    outgoing = cast(Mapping[EntityId, tuple[RelationId, ...]], results[0])
-    incoming = cast(Mapping[EntityId, tuple[RelationId, ...]], results[1])
-    found: dict[EntityId, list[tuple[RelationId, Direction]]] = {}
-    for entity in ids:
-        pairs: list[tuple[RelationId, Direction]] = [(r, "out") for r in outgoing.get(entity, ())]
-        pairs += [(r, "in") for r in incoming.get(entity, ())]
-        found[entity] = sorted(dict.fromkeys(pairs))
-    return found
-
-
-def _neighbors(hops: Sequence[Hop], limit: int) -> Flow[Mapping[Hop, tuple[Node, ...]]]:
-    unique = tuple(dict.fromkeys(hops))
-    if not unique:
-        return {}
-    results = yield (ListNeighbors(unique, limit=limit),)
-    return cast(Mapping[Hop, tuple[Node, ...]], results[0])
-
-
-# --- topic entities -----------------------------------------------------------------------------
-
-
-def link_topics(
-    question: str, *, config: SearchConfig, prompts: PromptSet, linking: Linking
-) -> Flow[tuple[list[EntityId], list[LinkDecision], list[Note], list[ParseRecord]]]:
-    """Find topic entities for a question (tog_spec.md §2.1, extracted mode).
-
-    With a model: one *setup* call extracts mentions, each is linked with ``search_entities``
-    (exact label matches first, fuzzy ones above ``min_link_score``). Without one, or when nothing
-    links, the adapter's gazetteer (``find_mentions``) finds exact label mentions in the question.
-    At most ``width`` entities are kept.
-    """
-    chosen: list[EntityId] = []
-    decisions: list[LinkDecision] = []
-    state = _State(question, config, prompts, "bm25", TextScorer())
-    if linking.use_llm and linking.search:
-        task = ExtractEntities(question, config.width)
-        request = state.request(
-            task,
-            temperature=config.temperature_reasoning,
-            question=question,
-            max_mentions=str(config.width),
-        )
-        [reply] = yield from _ask([request])
-        try:
-            mentions = parse_mentions(reply.text, max_mentions=config.width)
-            state.parsed("extract_entities")
-        except OutputParseError as exc:
-            if config.on_parse_error == "raise":
-                raise
-            state.fallback("extract_entities", "no mentions", exc)
-            mentions = []
-        if mentions:
-            results = yield tuple(SearchEntities(m, limit=5) for m in mentions)
-            for mention, result in zip(mentions, results, strict=True):
-                matches = cast(list[EntityMatch], result)
-                pick = next(
-                    (m for m in matches if m.exact or m.score >= config.min_link_score), None
-                )
-                decisions.append(
-                    LinkDecision(
-                        mention,
-                        tuple((m.id, m.label, m.score) for m in matches),
-                        pick.id if pick else None,
-                    )
-                )
-                if pick and pick.id not in chosen:
-                    chosen.append(pick.id)
-    if not chosen and linking.mentions:
-        results = yield (FindMentions(question),)
-        found = [(m, matches) for m, matches in cast(Mentions, results[0]) if matches]
-        tiers = [_mention_tier(question, mention, matches) for mention, matches in found]
-        best = max(tiers, default=0)
-        for (mention, matches), tier in zip(found, tiers, strict=True):
-            # Same-case matches first: "mike newell" (a tag) is not "Mike Newell" (a person).
-            ordered = sorted(matches, key=lambda m: m.label not in question)
-            pick_id = ordered[0].id if tier == best else None
-            decisions.append(
-                LinkDecision(mention, tuple((m.id, m.label, m.score) for m in ordered), pick_id)
-            )
-            if pick_id is not None and pick_id not in chosen:
-                chosen.append(pick_id)
-    return chosen[: config.width], decisions, state.notes, state.parses
-
-
-def _mention_tier(question: str, mention: str, matches: list[EntityMatch]) -> int:
-    """How much a gazetteer mention looks like a name (2, 1 or 0).
-
-    2 when a matching label appears in the question as written and is capitalised or several
-    words long, 1 when it appears as written, else 0. Only the best tier is linked, so "film" or
-    "director" (common words that name tag nodes) give way to "Factotum" or "American Violet" in
-    the same question.
-    """
-    verbatim = [m.label for m in matches if m.label and m.label in question]
-    if not verbatim:
-        return 0
-    named = any(label[0].isupper() or label[0].isdigit() for label in verbatim)
-    return 2 if named or len(mention.split()) > 1 else 1
 
 
 def answer_flow(
@@ -358,12 +121,12 @@ def think_on_graph(
     scorer: TextScorer | None = None,
 ) -> Flow[SearchOutcome]:
     """Search the graph from ``topics`` and answer ``question`` (ToG or ToG-R per the config)."""
-    state = _State(question, config, prompts, prune, scorer or TextScorer())
+    state = FlowState(question, config, prompts, prune, scorer or TextScorer())
     topics = tuple(dict.fromkeys(topics))
     if not topics:
         answers, rationale = yield from _final_answer(state, ())
         return _outcome(state, answers, rationale, "no_topic_entity", (), (), [])
-    yield from _fetch_labels(state, topics)
+    yield from fetch_labels(state, topics)
     beam: list[Path] = [Path(t) for t in topics]
     retained: list[Path] = []
     records: list[DepthRecord] = []
@@ -393,7 +156,7 @@ def think_on_graph(
 
 
 def _outcome(
-    state: _State,
+    state: FlowState,
     answers: tuple[str, ...],
     rationale: str,
     stop: StopReason,
@@ -422,7 +185,7 @@ class _Explored:
     record: DepthRecord
 
 
-def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
+def _explore(state: FlowState, beam: list[Path], depth: int) -> Flow[_Explored]:
     """One depth: relation search and prune, entity search and prune (steps A–D)."""
     config = state.config
     notes_before = len(state.notes)
@@ -433,8 +196,8 @@ def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
     else:
         frontier_of = [[p.tail] if not isinstance(p.tail, LiteralValue) else [] for p in beam]
     frontier = list(dict.fromkeys(e for ents in frontier_of for e in ents))
-    relations = yield from _list_relations(frontier) if frontier else _nothing()
-    yield from _fetch_labels(state, sorted({r for pairs in relations.values() for r, _ in pairs}))
+    relations = yield from list_relations(frontier) if frontier else _nothing()
+    yield from fetch_labels(state, sorted({r for pairs in relations.values() for r, _ in pairs}))
 
     # A. candidates per source (a path's tail entity in ToG; a chain in ToG-R)
     sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]] = []
@@ -462,9 +225,9 @@ def _explore(state: _State, beam: list[Path], depth: int) -> Flow[_Explored]:
             for cand in cands
         }
     else:
-        scores = _lexical_path_scores(state, beam, sources)
+        scores = lexical_path_scores(state, beam, sources)
         if state.prune == "embedding":
-            scores = yield from _blend_embeddings(state, beam, sources, scores)
+            scores = yield from blend_embeddings(state, beam, sources, scores)
 
     # B. pool (path, relation edge) across the whole beam; keep the global top N.
     pooled: list[tuple[float, int, int, Hop]] = []
@@ -521,7 +284,7 @@ def _nothing() -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
     yield  # pragma: no cover - makes this a generator
 
 
-def _source_name(state: _State, path: Path, ents: Sequence[EntityId]) -> str:
+def _source_name(state: FlowState, path: Path, ents: Sequence[EntityId]) -> str:
     if state.config.variant == "tog-r" and len(ents) > 1:
         shown = ", ".join(state.show(e) for e in ents[:3])
         return "{" + shown + (", ..." if len(ents) > 3 else "") + "}"
@@ -529,7 +292,7 @@ def _source_name(state: _State, path: Path, ents: Sequence[EntityId]) -> str:
 
 
 def _cap_hub(
-    state: _State, cands: list[tuple[EntityId, RelationId, Direction]]
+    state: FlowState, cands: list[tuple[EntityId, RelationId, Direction]]
 ) -> list[tuple[EntityId, RelationId, Direction]]:
     """Keep at most ``max_relations_in_prompt`` candidates, best lexical matches first."""
     cap = state.config.max_relations_in_prompt
@@ -545,7 +308,7 @@ def _cap_hub(
 
 
 def _score_relations(
-    state: _State, sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]]
+    state: FlowState, sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]]
 ) -> Flow[dict[tuple[EntityId, RelationId, Direction], float]]:
     """Step B scores: per call (llm) or per entity (lexical), renormalised to sum to 1."""
     # Paths ending at the same entity share one group; two entities that merely share a label
@@ -579,7 +342,7 @@ def _score_relations(
             )
         )
         option_sets.append(cands)
-    replies = yield from _ask(requests)
+    replies = yield from ask(requests)
     for request, reply, cands in zip(requests, replies, option_sets, strict=True):
         task = cast(PruneRelations, request.task)
         texts = [o.render() for o in task.options]
@@ -600,7 +363,7 @@ def _score_relations(
             if state.config.on_parse_error == "raise":
                 raise
             state.fallback("relation_prune", "lexical ranking", exc)
-            lexical = _lexical_relation_scores(state, cands)
+            lexical = lexical_relation_scores(state, cands)
             top = sorted(range(len(cands)), key=lambda k: (-lexical[k], k))[: state.config.width]
             parsed = Scored({k + 1: lexical[k] for k in top})
         _note_rejected(state, "relation_prune", parsed)
@@ -623,107 +386,6 @@ def _group_prompts(
     return merged
 
 
-def _lexical_path_scores(
-    state: _State,
-    beam: list[Path],
-    sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]],
-) -> dict[tuple[int, tuple[EntityId, RelationId, Direction]], float]:
-    """Lexical step B, per path: BM25 of each relation against what the path leaves unexplained.
-
-    The question's cue words already matched by the path's own relations are set aside, so a
-    path that has explained "director" looks for "born" next. Walking the last relation back
-    (to a sibling) scores only when the question has a sibling cue ("same", "share", ...).
-    Scores are normalised per path, with a little uniform smoothing so unmatched relations can
-    still fill free beam slots.
-    """
-    scorer = state.scorer
-    scores: dict[tuple[int, tuple[EntityId, RelationId, Direction]], float] = {}
-    for i, (path, (_, cands)) in enumerate(zip(beam, sources, strict=True)):
-        if not cands:
-            continue
-        residual = _residual(state, path)
-        # The next cue in hop order counts double: "X 's mother 's son" asks for mother first.
-        query: dict[str, float] = {}
-        for k, (_, terms) in enumerate(residual):
-            for term in terms:
-                query[term] = max(query.get(term, 0.0), _NEXT_CUE_WEIGHT if k == 0 else 1.0)
-        docs = [scorer.relation_terms(state.relation_text(r)) for _, r, _ in cands]
-        base = normalize_scores(scorer.bm25_terms(query, docs))
-        last = path.hops[-1] if path.hops else None
-        named = last is not None and any(
-            terms & scorer.relation_terms(state.relation_text(last.relation))
-            for _, terms in question_cues(scorer, state.question)
-        )
-        sibling = named and any(word in SIBLING_CUES for word, _ in residual)
-        uniform = _LEXICAL_SMOOTHING / len(cands)
-        for cand, score in zip(cands, base, strict=True):
-            walks_back = last is not None and cand[1] == last.relation and cand[2] != last.direction
-            if walks_back and not sibling:
-                scores[(i, cand)] = 0.0
-            elif walks_back:
-                scores[(i, cand)] = max(base) * (1 - _LEXICAL_SMOOTHING) + uniform
-            else:
-                scores[(i, cand)] = (1 - _LEXICAL_SMOOTHING) * score + uniform
-    return scores
-
-
-def _residual(state: _State, path: Path) -> list[tuple[str, frozenset[str]]]:
-    """The question's cue words (in hop order) that the path's relations have not explained."""
-    labels = [state.show(n) for n in path.nodes()]
-    taken = [state.relation_text(h.relation) for h in path.hops]
-    cues = question_cues(state.scorer, state.question, labels, topic=state.show(path.topic))
-    return residual_cues(state.scorer, cues, taken)
-
-
-def _blend_embeddings(
-    state: _State,
-    beam: list[Path],
-    sources: list[tuple[str, list[tuple[EntityId, RelationId, Direction]]]],
-    lexical: dict[tuple[int, tuple[EntityId, RelationId, Direction]], float],
-) -> Flow[dict[tuple[int, tuple[EntityId, RelationId, Direction]], float]]:
-    """The ``embedding`` tool: mix lexical scores with sentence-embedding similarity.
-
-    Per path, the relation texts are compared with the next unexplained cue word and with all
-    of them (the question when none is left); the similarities, sharpened and normalised per
-    path, are averaged with the lexical scores. A candidate the lexical rules exclude (walking
-    back without a sibling cue) stays excluded. All texts go to the embedder in one step.
-    """
-    queries: list[tuple[str, str]] = []
-    for path in beam:
-        residual = _residual(state, path)
-        words = [w for w, _ in residual]
-        queries.append((words[0] if words else state.question, " ".join(words) or state.question))
-    relation_texts = [state.relation_text(r) for _, cands in sources for _, r, _ in cands]
-    texts = tuple(dict.fromkeys([q for pair in queries for q in pair] + relation_texts))
-    if not texts:
-        return lexical
-    results = yield (Embed(texts),)
-    vectors = dict(zip(texts, cast(list[Vector], results[0]), strict=True))
-    blended = dict(lexical)
-    for i, ((next_cue, all_cues), (_, cands)) in enumerate(zip(queries, sources, strict=True)):
-        if not cands:
-            continue
-        sims = [
-            0.6 * cosine(vectors[next_cue], vectors[state.relation_text(r)])
-            + 0.4 * cosine(vectors[all_cues], vectors[state.relation_text(r)])
-            for _, r, _ in cands
-        ]
-        sharp = normalize_scores([max(0.0, s) ** _EMBEDDING_SHARPNESS for s in sims])
-        for cand, sim in zip(cands, sharp, strict=True):
-            if lexical.get((i, cand), 0.0) > 0.0:
-                blended[(i, cand)] = 0.5 * lexical[(i, cand)] + 0.5 * sim
-    return blended
-
-
-def _lexical_relation_scores(
-    state: _State, cands: Sequence[tuple[EntityId, RelationId, Direction]]
-) -> list[float]:
-    texts = [state.relation_text(r) for _, r, _ in cands]
-    base = normalize_scores(state.scorer.bm25(state.question, texts))
-    uniform = 1.0 / len(cands) if cands else 0.0
-    return [(1 - _LEXICAL_SMOOTHING) * s + _LEXICAL_SMOOTHING * uniform for s in base]
-
-
 def _dropped(parsed: Scored) -> str:
     parts = []
     if parsed.rejected:
@@ -733,14 +395,16 @@ def _dropped(parsed: Scored) -> str:
     return "; ".join(parts)
 
 
-def _note_rejected(state: _State, prompt: str, parsed: Scored) -> None:
+def _note_rejected(state: FlowState, prompt: str, parsed: Scored) -> None:
     for name in parsed.rejected:
         state.notes.append(Note("rejected_name", f"{prompt}: {name!r} is not a candidate"))
     if parsed.uniform_fallback:
         state.notes.append(Note("uniform_scores", f"{prompt}: all scores were 0"))
 
 
-def _sample(state: _State, candidates: list[Node], hop: Hop, depth: int) -> tuple[list[Node], int]:
+def _sample(
+    state: FlowState, candidates: list[Node], hop: Hop, depth: int
+) -> tuple[list[Node], int]:
     """Reduce a large candidate set (seeded sample or lexical rank); returns kept and dropped."""
     config = state.config
     if len(candidates) < config.entity_sample_threshold:
@@ -756,24 +420,24 @@ def _sample(state: _State, candidates: list[Node], hop: Hop, depth: int) -> tupl
 
 
 def _extend_paths(
-    state: _State, beam: list[Path], edges: list[_Edge], depth: int
+    state: FlowState, beam: list[Path], edges: list[_Edge], depth: int
 ) -> Flow[tuple[list[Path], tuple[EntityDecision, ...]]]:
     """ToG steps C and D: fetch, sample, label and score the entities behind each kept edge."""
     config = state.config
-    reached = yield from _neighbors([e.hop for e in edges], config.neighbor_limit)
+    reached = yield from neighbors([e.hop for e in edges], config.neighbor_limit)
     per_edge: list[list[Node]] = []
     for edge in edges:
         on_path = beam[edge.path_index].nodes()
         cands = [n for n in reached.get(edge.hop, ()) if n not in on_path]
         if config.entity_sampling == "rank" and len(cands) >= config.entity_sample_threshold:
-            yield from _fetch_labels(state, [n for n in cands if isinstance(n, str)])
+            yield from fetch_labels(state, [n for n in cands if isinstance(n, str)])
         cands, dropped = _sample(state, cands, edge.hop, depth)
         if dropped:
             state.notes.append(
                 Note("sampled", f"{_edge_text(state, edge.hop)}: dropped {dropped} candidates")
             )
         per_edge.append(cands)
-    yield from _fetch_labels(state, [n for cands in per_edge for n in cands if isinstance(n, str)])
+    yield from fetch_labels(state, [n for cands in per_edge for n in cands if isinstance(n, str)])
     entity_scores = yield from _score_entities(state, edges, per_edge)
 
     pooled: list[tuple[float, int, str, Path]] = []
@@ -806,7 +470,7 @@ def _extend_paths(
     return new_beam, log
 
 
-def _edge_text(state: _State, hop: Hop) -> str:
+def _edge_text(state: FlowState, hop: Hop) -> str:
     option = RelationOption(
         0, state.show(hop.entity), state.relation_text(hop.relation), hop.direction
     )
@@ -814,7 +478,7 @@ def _edge_text(state: _State, hop: Hop) -> str:
 
 
 def _score_entities(
-    state: _State, edges: list[_Edge], per_edge: list[list[Node]]
+    state: FlowState, edges: list[_Edge], per_edge: list[list[Node]]
 ) -> Flow[list[list[float]]]:
     """Step D scores per edge: LLM calls for edges with ≥ 2 candidates, else lexical / 1.0."""
     results: list[list[float]] = []
@@ -840,7 +504,7 @@ def _score_entities(
         )
         asked.append(k)
         results.append([])
-    replies = yield from _ask(requests)
+    replies = yield from ask(requests)
     for k, request, reply in zip(asked, requests, replies, strict=True):
         task = cast(ScoreEntities, request.task)
         try:
@@ -860,7 +524,7 @@ def _score_entities(
 
 
 def _extend_chains(
-    state: _State,
+    state: FlowState,
     beam: list[Path],
     edges: list[_Edge],
     depth: int,
@@ -886,7 +550,7 @@ def _extend_chains(
         hops.extend(
             Hop(cast(EntityId, m.tail), edge.hop.relation, edge.hop.direction) for m in members
         )
-    reached = yield from _neighbors(hops, config.neighbor_limit)
+    reached = yield from neighbors(hops, config.neighbor_limit)
     new_beam: list[Path] = []
     log: list[EntityDecision] = []
     for edge, members in zip(edges, edge_members, strict=True):
@@ -912,14 +576,14 @@ def _extend_chains(
             )
             for p in list(extended.values())[: config.max_candidates_shown]
         )
-    yield from _fetch_labels(
+    yield from fetch_labels(
         state,
         [n for p in new_beam for n in p.ends[: config.max_candidates_shown] if isinstance(n, str)],
     )
     return new_beam, tuple(log)
 
 
-def _frontier_members(state: _State, chain: Path, depth: int) -> list[Path]:
+def _frontier_members(state: FlowState, chain: Path, depth: int) -> list[Path]:
     """A chain's next frontier: up to N of its members ending at an entity, seeded sample."""
     members = [m for m in (chain.members or (chain,)) if isinstance(m.tail, str)]
     width = state.config.width
@@ -932,13 +596,13 @@ def _frontier_members(state: _State, chain: Path, depth: int) -> list[Path]:
 # --- reasoning and answers ----------------------------------------------------------------------
 
 
-def _views(state: _State, paths: Sequence[Path]) -> tuple[PathView, ...]:
+def _views(state: FlowState, paths: Sequence[Path]) -> tuple[PathView, ...]:
     return tuple(
         path_view(p, state.labels, max_ends=state.config.max_candidates_shown) for p in paths
     )
 
 
-def _judge(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...], str] | None]:
+def _judge(state: FlowState, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...], str] | None]:
     """Step E: one reasoning call; the answers if the paths suffice, else None."""
     views = _views(state, paths)
     task = JudgeSufficiency(state.question, views)
@@ -948,7 +612,7 @@ def _judge(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...]
         question=state.question,
         paths=render_paths(views),
     )
-    [reply] = yield from _ask([request])
+    [reply] = yield from ask([request])
     try:
         verdict = parse_verdict(reply.text)
         state.parsed("sufficiency")
@@ -962,7 +626,7 @@ def _judge(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...]
     return None
 
 
-def _final_answer(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...], str]]:
+def _final_answer(state: FlowState, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, ...], str]]:
     """The single answer call: from the best paths, or from the model's knowledge if none."""
     views = _views(state, paths)
     task = GenerateAnswer(state.question, views)
@@ -970,7 +634,7 @@ def _final_answer(state: _State, paths: tuple[Path, ...]) -> Flow[tuple[tuple[st
     if views:
         values["paths"] = render_paths(views)
     request = state.request(task, temperature=state.config.temperature_reasoning, **values)
-    [reply] = yield from _ask([request])
+    [reply] = yield from ask([request])
     try:
         parsed = parse_answer(reply.text, prompt=task_name(task))
         state.parsed(task_name(task))
@@ -990,7 +654,7 @@ def _evidence(beam: list[Path], retained: list[Path], config: SearchConfig) -> t
 
 
 def _support_first(
-    paths: tuple[Path, ...], answers: Sequence[str], state: _State
+    paths: tuple[Path, ...], answers: Sequence[str], state: FlowState
 ) -> tuple[Path, ...]:
     """Order paths so that those ending at an answer come first (stable otherwise)."""
     wanted = {norm_text(a) for a in answers}
@@ -1023,8 +687,3 @@ def answer_ids(outcome: SearchOutcome) -> tuple[str, ...]:
                 by_text.setdefault(norm_text(display(node, outcome.labels)), node)
     ids = [by_text[norm_text(a)] for a in outcome.answers if norm_text(a) in by_text]
     return tuple(dict.fromkeys(ids))
-
-
-def step_result(value: object) -> StepResult:
-    """Narrow a driver's result to the step-result union (for drivers and tests)."""
-    return cast(StepResult, value)

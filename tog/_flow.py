@@ -1,0 +1,123 @@
+"""What every part of the search shares: per-question state and typed helpers around ``yield``.
+
+Internal to the engine (`tog.search`, `tog.linking`, `tog.prune_tools`); no I/O happens here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, cast
+
+from kg_adapters.base import Direction, EntityId, Hop, Node, RelationId
+from tog.config import SearchConfig
+from tog.errors import OutputParseError
+from tog.llm.base import ChatRequest, Completion, LLMTask, Sampling, task_name
+from tog.paths import Note, ParseRecord, display
+from tog.scoring import TextScorer
+from tog.steps import AskLLM, Flow, GetLabels, ListNeighbors, ListRelations
+from tog.templates import PromptSet
+
+PruneMode = Literal["llm", "bm25", "embedding"]
+
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "extract_entities": 128,
+    "relation_prune": 256,
+    "entity_score": 384,
+    "sufficiency": 384,
+    "answer": 256,
+    "direct_answer": 256,
+}
+
+
+@dataclass(slots=True)
+class FlowState:
+    """Mutable bookkeeping of one search (never shared between questions)."""
+
+    question: str
+    config: SearchConfig
+    prompts: PromptSet
+    prune: PruneMode
+    scorer: TextScorer
+    labels: dict[str, str] = field(default_factory=dict)
+    unlabelled: set[str] = field(default_factory=set)
+    notes: list[Note] = field(default_factory=list)
+    parses: list[ParseRecord] = field(default_factory=list)
+
+    def parsed(self, task: str, detail: str = "") -> None:
+        """Record that a reply was read by its parser (``detail``: what it had to drop)."""
+        self.parses.append(ParseRecord(task, True, detail))
+
+    def fallback(self, task: str, action: str, error: OutputParseError) -> None:
+        """Record that a reply could not be read and what the search did instead."""
+        self.parses.append(ParseRecord(task, False, f"{action}: {error}"))
+        self.notes.append(Note("parse_fallback", f"{task}: {action} ({error})"))
+        for name in error.rejected:
+            self.notes.append(Note("rejected_name", f"{task}: {name!r} is not a candidate"))
+
+    def request(self, task: LLMTask, *, temperature: float, **values: str) -> ChatRequest:
+        name = task_name(task)
+        messages = self.prompts[name].render(**values)
+        max_tokens = self.config.max_tokens.get(name, DEFAULT_MAX_TOKENS[name])
+        sampling = Sampling(
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=self.config.seed,
+            extra=dict(self.config.sampling_extra),
+        )
+        return ChatRequest(task=task, messages=messages, sampling=sampling)
+
+    def show(self, node: Node) -> str:
+        return display(node, self.labels)
+
+    def relation_text(self, relation: RelationId) -> str:
+        return self.labels.get(relation, relation)
+
+
+# --- tiny typed helpers around `yield` ----------------------------------------------------------
+
+
+def ask(requests: Sequence[ChatRequest]) -> Flow[list[Completion]]:
+    if not requests:
+        return []
+    results = yield tuple(AskLLM(r) for r in requests)
+    return [cast(Completion, r) for r in results]
+
+
+def fetch_labels(state: FlowState, ids: Sequence[str]) -> Flow[None]:
+    missing = tuple(
+        dict.fromkeys(i for i in ids if i not in state.labels and i not in state.unlabelled)
+    )
+    if not missing:
+        return None
+    results = yield (GetLabels(missing),)
+    found = cast(Mapping[str, str], results[0])
+    for key in missing:
+        if key in found:
+            state.labels[key] = found[key]
+        else:
+            state.unlabelled.add(key)
+    return None
+
+
+def list_relations(
+    entities: Sequence[EntityId],
+) -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
+    ids = tuple(entities)
+    results = yield (ListRelations(ids, "out"), ListRelations(ids, "in"))
+    outgoing = cast(Mapping[EntityId, tuple[RelationId, ...]], results[0])
+    incoming = cast(Mapping[EntityId, tuple[RelationId, ...]], results[1])
+    found: dict[EntityId, list[tuple[RelationId, Direction]]] = {}
+    for entity in ids:
+        pairs: list[tuple[RelationId, Direction]] = [(r, "out") for r in outgoing.get(entity, ())]
+        pairs += [(r, "in") for r in incoming.get(entity, ())]
+        found[entity] = sorted(dict.fromkeys(pairs))
+    return found
+
+
+def neighbors(hops: Sequence[Hop], limit: int) -> Flow[Mapping[Hop, tuple[Node, ...]]]:
+    unique = tuple(dict.fromkeys(hops))
+    if not unique:
+        return {}
+    results = yield (ListNeighbors(unique, limit=limit),)
+    return cast(Mapping[Hop, tuple[Node, ...]], results[0])
