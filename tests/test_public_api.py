@@ -268,15 +268,6 @@ def test_importing_tog_loads_no_heavy_dependency() -> None:
     assert out.strip() == "[]"
 
 
-def test_importing_kg_adapters_does_not_import_tog() -> None:
-    out = run_python(
-        "import sys, kg_adapters\n"
-        "kg_adapters.NetworkXGraph\n"
-        "print(sorted(m for m in sys.modules if m == 'tog' or m.startswith('tog.')))\n"
-    )
-    assert out.strip() == "[]"
-
-
 # --- validation ---------------------------------------------------------------------------------
 
 
