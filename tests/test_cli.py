@@ -160,3 +160,12 @@ def test_model_not_served_is_one_line(standin: StandInServer):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "gpt-x" in done.stderr
+
+
+def test_tog_r_offline():
+    done = run("ask", "Where was the director of Inception born?", "--variant", "tog-r", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["answer"] == "London"
+    assert data["variant"] == "tog-r"
+    assert not any(e.get("task") == "entity_score" for e in data["trace"])

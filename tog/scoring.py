@@ -495,6 +495,8 @@ def score_path(scorer: TextScorer, question: str, path: PathView) -> PathScore:
     if not relations:
         return PathScore(0.0, 0, 0, 0.0, False)
     labels = [label for t in path.triples for label in (t.subject, t.object)]
+    if path.chain:  # ToG-R: the chain starts at the topic ("Inception -> directed by -> ...")
+        labels.append(path.chain.split(" -> ")[0])
     cues = question_cues(scorer, question, labels)
     explanation = _explain(scorer, cues, relations)
     content = [w for w, _ in cues if w not in OPTIONAL_CUES]
