@@ -60,9 +60,14 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=3)
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--prune-tool", choices=["bm25", "embedding"], default="bm25")
+    parser.add_argument("--variant", choices=["tog", "tog-r"], default="tog")
     args = parser.parse_args()
     config = tog.SearchConfig(
-        width=args.width, depth=args.depth, path_score=args.path_score, prune_tool=args.prune_tool
+        width=args.width,
+        depth=args.depth,
+        path_score=args.path_score,
+        prune_tool=args.prune_tool,
+        variant=args.variant,
     )
     pq = args.data / "pathquestion" / "PathQuestion"
     mq = args.data / "metaqa"
@@ -79,7 +84,7 @@ def main() -> None:
             for h in (1, 2, 3)
         },
     }
-    shown = {"width", "depth", "path_score", "seed", "prune_tool"}
+    shown = {"width", "depth", "path_score", "seed", "prune_tool", "variant"}
     print(f"config: {config.model_dump(include=shown)}")
     for name in args.sets.split(","):
         kb, load = sets[name]
