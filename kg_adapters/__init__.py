@@ -37,9 +37,14 @@ from kg_adapters.errors import (
 )
 
 if TYPE_CHECKING:
+    from kg_adapters.freebase import FreebaseGraph
     from kg_adapters.loading import load_graph
     from kg_adapters.nx_graph import NetworkXGraph
+    from kg_adapters.oxigraph_graph import OxigraphGraph
     from kg_adapters.rdf_graph import RDFLibGraph
+    from kg_adapters.sparql import SPARQLGraph
+    from kg_adapters.sparql_http import SPARQLEndpoint
+    from kg_adapters.wikidata import WikidataGraph
     from kg_adapters.wrappers import CachedKG, to_async
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "Direction",
     "EntityId",
     "EntityMatch",
+    "FreebaseGraph",
     "Hop",
     "KGConnectionError",
     "KGDataError",
@@ -60,13 +66,17 @@ __all__ = [
     "LiteralValue",
     "NetworkXGraph",
     "Node",
+    "OxigraphGraph",
     "RDFLibGraph",
     "RelationId",
+    "SPARQLEndpoint",
+    "SPARQLGraph",
     "SupportsAsyncEntitySearch",
     "SupportsEntitySearch",
     "SupportsMentions",
     "SupportsTriples",
     "Triple",
+    "WikidataGraph",
     "load_graph",
     "node_key",
     "to_async",
@@ -74,8 +84,13 @@ __all__ = [
 
 _LAZY = {
     "CachedKG": "kg_adapters.wrappers",
+    "FreebaseGraph": "kg_adapters.freebase",
     "NetworkXGraph": "kg_adapters.nx_graph",
+    "OxigraphGraph": "kg_adapters.oxigraph_graph",
     "RDFLibGraph": "kg_adapters.rdf_graph",
+    "SPARQLEndpoint": "kg_adapters.sparql_http",
+    "SPARQLGraph": "kg_adapters.sparql",
+    "WikidataGraph": "kg_adapters.wikidata",
     "load_graph": "kg_adapters.loading",
     "to_async": "kg_adapters.wrappers",
 }

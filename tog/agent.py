@@ -188,6 +188,7 @@ class ThinkOnGraph:
             variant=self.config.variant,
             llm_backend="offline" if self.offline else type(self.llm).__name__,
             config=self.config.model_dump(mode="json"),
+            labels=dict(labels),
         )
 
 

@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from tog.kg_cli import kg_app
+
 if TYPE_CHECKING:
-    from kg_adapters.nx_graph import NetworkXGraph
+    from kg_adapters.base import KnowledgeGraph
+    from tog.config import SearchConfig
     from tog.result import Result
 
 app = typer.Typer(
@@ -35,6 +38,8 @@ app = typer.Typer(
 )
 
 EXIT_ERROR = 1
+
+app.add_typer(kg_app, name="kg")
 
 
 class CLIError(Exception):
@@ -49,14 +54,15 @@ def default_graph_path() -> Iterator[Path]:
         yield path
 
 
-def load_kg(kg: Path | None, sep: str | None, rdf_format: str | None) -> NetworkXGraph:
-    """Load ``--kg`` (or the embedded graph) into memory."""
+def load_kg(kg: str | None, sep: str | None, rdf_format: str | None) -> KnowledgeGraph:
+    """Open ``--kg``: a file, a store (``sparql+freebase:URL``), or the embedded graph if None."""
     from kg_adapters import load_graph
+    from kg_adapters.opening import open_graph
 
     if kg is None:
         with default_graph_path() as path:
             return load_graph(path, sep="\t")
-    return load_graph(kg, sep=_unescape(sep) if sep is not None else None, format=rdf_format)
+    return open_graph(kg, sep=_unescape(sep) if sep is not None else None, format=rdf_format)
 
 
 def _unescape(sep: str) -> str:
@@ -76,10 +82,11 @@ def _unescape(sep: str) -> str:
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     kg: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Triples file: TSV/CSV/`s|r|o` text, or RDF (.nt .ttl .n3 .rdf .jsonld, .gz). "
-            "Default: the embedded film graph."
+            help="Triples file (TSV/CSV/`s|r|o` text, or RDF .nt .ttl .n3 .rdf .jsonld, .gz), "
+            "or a store: sparql+freebase:URL, sparql+wikidata:URL, sparql:URL, "
+            "oxigraph+freebase:DIR. Default: the embedded film graph."
         ),
     ] = None,
     sep: Annotated[
@@ -145,7 +152,7 @@ def ask(
 def _ask(
     question: str,
     *,
-    kg: Path | None,
+    kg: str | None,
     sep: str | None,
     rdf_format: str | None,
     topics: list[str] | None,
@@ -158,7 +165,6 @@ def _ask(
     from pydantic import ValidationError
 
     import tog
-    from tog.llm.openai_compat import OpenAICompatible
 
     if not question.strip():
         raise CLIError("the question is empty")
@@ -169,6 +175,27 @@ def _ask(
         field = ".".join(str(p) for p in first["loc"])
         raise CLIError(f"--{field.replace('_', '-')}: {first['msg']}") from exc
     graph = load_kg(kg, sep, rdf_format)
+    try:
+        return _ask_graph(question, graph, topics, llm_url, model, api_key, timeout, config)
+    finally:
+        close = getattr(graph, "close", None)
+        if callable(close):
+            close()  # SPARQL graphs own an HTTP client or a store lock
+
+
+def _ask_graph(
+    question: str,
+    graph: KnowledgeGraph,
+    topics: list[str] | None,
+    llm_url: str | None,
+    model: str | None,
+    api_key: str | None,
+    timeout: float,
+    config: SearchConfig,
+) -> Result:
+    import tog
+    from tog.llm.openai_compat import OpenAICompatible
+
     if topics:
         unknown = [
             t

@@ -161,7 +161,8 @@ class Result:
     """One answered question.
 
     ``answer`` is the best answer (empty when there is none), ``answers`` the ranked list,
-    ``paths`` the evidence, ``trace`` every KG and LLM exchange, ``depths`` every pruning decision.
+    ``paths`` the evidence, ``trace`` every KG and LLM exchange, ``depths`` every pruning decision,
+    ``labels`` every display name the search resolved.
     """
 
     question: str
@@ -183,6 +184,7 @@ class Result:
     variant: str = "tog"
     llm_backend: str = ""
     config: Mapping[str, JSON] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def answer(self) -> str:
@@ -221,6 +223,7 @@ class Result:
             "config": dict(self.config),
             "notes": to_json(self.notes),
             "depths": to_json(self.depths),
+            "labels": dict(self.labels),
         }
         if include_trace:
             data["trace"] = self.trace.to_json()

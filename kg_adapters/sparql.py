@@ -1,0 +1,500 @@
+"""SPARQL-backed graphs: one adapter over any SPARQL source, with Freebase and Wikidata profiles.
+
+`SPARQLGraph` turns the adapter protocol into batched queries (one ``VALUES`` query per kind of
+request, chunked), applied to a *source*: a remote endpoint (`SPARQLEndpoint`) or an embedded
+store (`OxigraphSource`). A `Profile` says how short ids map to IRIs (``m.02mjmr`` ↔
+``http://rdf.freebase.com/ns/m.02mjmr``, ``Q42`` ↔ ``http://www.wikidata.org/entity/Q42``), which
+predicates hold names, and which relations the search should never see. Ids that do not match
+the profile are treated as unknown (empty results) and are never sent to the store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kg_adapters._sparql import (
+    Bindings,
+    batched,
+    exact_label_query,
+    labels_query,
+    neighbor_counts_query,
+    neighbors_query,
+    pick_label,
+    relations_query,
+)
+from kg_adapters.base import Direction, EntityId, EntityMatch, Hop, LiteralValue, Node, RelationId
+
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+SKOS_PREF = "http://www.w3.org/2004/02/skos/core#prefLabel"
+SKOS_ALT = "http://www.w3.org/2004/02/skos/core#altLabel"
+SCHEMA_NAME = "http://schema.org/name"
+FOAF_NAME = "http://xmlns.com/foaf/0.1/name"
+OWL_SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+FREEBASE_NS = "http://rdf.freebase.com/ns/"
+WD_ENTITY = "http://www.wikidata.org/entity/"
+WD_DIRECT = "http://www.wikidata.org/prop/direct/"
+WIKIBASE_TYPE = "http://wikiba.se/ontology#propertyType"
+
+
+class Source(Protocol):
+    """Anything that answers a SPARQL SELECT with parsed bindings."""
+
+    def select(self, query: str) -> Bindings:
+        """Run one read query."""
+        ...
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a KG names things: id ↔ IRI mapping, name predicates, and the relation policy.
+
+    Attributes:
+        name: ``freebase``, ``wikidata`` or ``rdf``.
+        entity_ns: Namespace of short entity ids (None: ids are full IRIs).
+        relation_ns: Namespace of short relation ids (None: full IRIs).
+        entity_id: Pattern a short entity id must match.
+        relation_id: Pattern a short relation id must match.
+        label_predicates: Predicates whose values are display names.
+        alias_predicates: Predicates whose values are other names (linking only).
+        languages: Preferred label languages, in order (None: untagged).
+        hidden_prefixes: Short relation ids starting with these are never offered.
+        hidden_relations: Full relation IRIs never offered.
+        relation_label_ns: Where a relation's own label lives (Wikidata: ``wd:P57``).
+        only_relation_ns: Offer only relations inside ``relation_ns``.
+        typed_properties: Drop relations by their Wikibase property type and meta labels.
+    """
+
+    name: str
+    entity_ns: str | None = None
+    relation_ns: str | None = None
+    entity_id: re.Pattern[str] | None = None
+    relation_id: re.Pattern[str] | None = None
+    label_predicates: tuple[str, ...] = (RDFS_LABEL, SKOS_PREF, SCHEMA_NAME, FOAF_NAME)
+    alias_predicates: tuple[str, ...] = (SKOS_ALT,)
+    languages: tuple[str | None, ...] = ("en", None)
+    hidden_prefixes: tuple[str, ...] = ()
+    hidden_relations: frozenset[str] = frozenset()
+    relation_label_ns: str | None = None
+    only_relation_ns: bool = False
+    typed_properties: bool = False
+
+    def entity_iri(self, entity: str) -> str | None:
+        """The IRI of a valid entity id, else None (never queried)."""
+        return _to_iri(entity, self.entity_ns, self.entity_id)
+
+    def relation_iri(self, relation: str) -> str | None:
+        """The IRI of a valid relation id, else None."""
+        return _to_iri(relation, self.relation_ns, self.relation_id)
+
+    def entity_of(self, value: str) -> str:
+        """The short id of an entity IRI (unchanged outside the namespace)."""
+        return _shorten(value, self.entity_ns)
+
+    def relation_of(self, value: str) -> str | None:
+        """The short id of a relation IRI, or None when the policy hides it."""
+        if value in self.hidden_relations or value in self.label_predicates:
+            return None
+        if self.relation_ns and not value.startswith(self.relation_ns):
+            return None if self.only_relation_ns else value
+        short = _shorten(value, self.relation_ns)
+        if any(short.startswith(p) for p in self.hidden_prefixes) or "sameAs" in short:
+            return None
+        return short
+
+    def label_iri(self, ident: str) -> str | None:
+        """Where the label of an entity or relation id is stored."""
+        if self.relation_label_ns and self.relation_id and self.relation_id.fullmatch(ident):
+            return self.relation_label_ns + ident
+        return self.entity_iri(ident) or self.relation_iri(ident)
+
+
+def _to_iri(value: str, namespace: str | None, pattern: re.Pattern[str] | None) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    if namespace and value.startswith(namespace):
+        value = value[len(namespace) :]
+    elif namespace is None or pattern is None:
+        return value if _looks_like_iri(value) else None
+    if pattern is not None and not pattern.fullmatch(value):
+        return None
+    return (namespace or "") + value
+
+
+def _looks_like_iri(value: str) -> bool:
+    from kg_adapters._sparql import check_iri
+
+    try:
+        check_iri(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _shorten(value: str, namespace: str | None) -> str:
+    return value[len(namespace) :] if namespace and value.startswith(namespace) else value
+
+
+FREEBASE = Profile(
+    name="freebase",
+    entity_ns=FREEBASE_NS,
+    relation_ns=FREEBASE_NS,
+    entity_id=re.compile(r"[mg]\.[0-9a-z_]+"),
+    relation_id=re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+"),
+    label_predicates=(FREEBASE_NS + "type.object.name",),
+    alias_predicates=(FREEBASE_NS + "common.topic.alias",),
+    hidden_prefixes=("type.object.", "common.", "freebase."),
+    hidden_relations=frozenset({OWL_SAME_AS}),
+    only_relation_ns=True,
+)
+"""Freebase: ``m.``/``g.`` MIDs, English ``type.object.name`` labels, ToG's relation policy."""
+
+WIKIDATA = Profile(
+    name="wikidata",
+    entity_ns=WD_ENTITY,
+    relation_ns=WD_DIRECT,
+    entity_id=re.compile(r"[QL]\d{1,12}"),
+    relation_id=re.compile(r"P\d{1,9}"),
+    label_predicates=(RDFS_LABEL,),
+    alias_predicates=(SKOS_ALT,),
+    relation_label_ns=WD_ENTITY,
+    only_relation_ns=True,
+    typed_properties=True,
+)
+"""Wikidata: ``Q`` ids, truthy ``wdt:`` statements, ``rdfs:label`` labels in a chosen language."""
+
+RDF = Profile(name="rdf", hidden_relations=frozenset({OWL_SAME_AS}))
+"""Any RDF: full IRIs, the usual label predicates."""
+
+PROFILES: Mapping[str, Profile] = {"freebase": FREEBASE, "wikidata": WIKIDATA, "rdf": RDF}
+
+
+@dataclass
+class _Counts:
+    """The true number of neighbours per hop, seen in the last `neighbors` call."""
+
+    last: dict[Hop, int] = field(default_factory=dict)
+
+
+class SPARQLGraph:
+    """A `KnowledgeGraph` over a SPARQL source.
+
+    Args:
+        source: Where queries run (`SPARQLEndpoint`, `OxigraphSource`, or any ``select``).
+        profile: Id mapping, name predicates and relation policy (`FREEBASE`, `WIKIDATA`, `RDF`).
+        graph: A named graph to query (``FROM <graph>``); None for the default graph.
+        batch_size: Ids per ``VALUES`` block.
+        neighbor_limit: Neighbours fetched per hop when the caller gives no limit.
+        language: Preferred label language (overrides the profile's first choice).
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        profile: Profile = RDF,
+        *,
+        graph: str | None = None,
+        batch_size: int = 100,
+        neighbor_limit: int = 200,
+        language: str | None = None,
+    ) -> None:
+        if batch_size < 1 or neighbor_limit < 1:
+            raise ValueError("batch_size and neighbor_limit must be >= 1")
+        self.source = source
+        self.profile = profile
+        self.graph = graph
+        self.batch_size = batch_size
+        self.neighbor_limit = neighbor_limit
+        self.languages: tuple[str | None, ...] = (
+            (language, *[lang for lang in profile.languages if lang != language])
+            if language
+            else profile.languages
+        )
+        self.neighbor_counts = _Counts()
+        self._relation_verdicts: dict[RelationId, bool] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r}, profile={self.profile.name!r})"
+
+    # --- the protocol -----------------------------------------------------------------------
+
+    def relations(
+        self, entities: Sequence[EntityId], *, direction: Direction, limit: int | None = None
+    ) -> Mapping[EntityId, tuple[RelationId, ...]]:
+        """Distinct relations per entity after the profile's policy; invalid ids map to ``()``."""
+        found: dict[EntityId, set[RelationId]] = {e: set() for e in entities}
+        by_iri = self._entity_iris(entities)
+        for chunk in batched(list(by_iri), self.batch_size):
+            query = relations_query(chunk, direction, limit=100_000, graph=self.graph)
+            for row in self.source.select(query).rows:
+                entity, relation = row.get("e"), row.get("r")
+                if not isinstance(entity, str) or not isinstance(relation, str):
+                    continue
+                short = self.profile.relation_of(relation)
+                if short is not None:
+                    for original in by_iri.get(entity, ()):
+                        found[original].add(short)
+        kept = self._keep_relations({r for rels in found.values() for r in rels})
+        return {e: tuple(sorted(r for r in rels if r in kept))[:limit] for e, rels in found.items()}
+
+    def neighbors(
+        self, hops: Sequence[Hop], *, limit: int | None = None
+    ) -> Mapping[Hop, tuple[Node, ...]]:
+        """Distinct nodes per hop, ordered, at most ``limit`` (true counts in `neighbor_counts`).
+
+        One COUNT query per direction finds each hop's fan-out; hops under the limit are fetched
+        together, larger ones one by one with ``LIMIT``, so a hub cannot crowd out the others.
+        """
+        cap = self.neighbor_limit if limit is None else limit
+        result: dict[Hop, tuple[Node, ...]] = {hop: () for hop in hops}
+        self.neighbor_counts.last = {}
+        for direction in ("out", "in"):
+            pairs: dict[tuple[str, str], list[Hop]] = {}
+            for hop in hops:
+                if hop.direction != direction:
+                    continue
+                e, r = self.profile.entity_iri(hop.entity), self.profile.relation_iri(hop.relation)
+                if e is not None and r is not None:
+                    pairs.setdefault((e, r), []).append(hop)
+            if not pairs:
+                continue
+            counts = self._counts(list(pairs), direction)
+            small = [p for p in pairs if 0 < counts.get(p, 0) <= cap]
+            large = [p for p in pairs if counts.get(p, 0) > cap]
+            fetched: dict[tuple[str, str], list[Node]] = {}
+            for chunk in _chunks(small, self.batch_size):
+                total = sum(counts[p] for p in chunk)
+                self._fetch(chunk, direction, total, fetched)
+            for pair in large:
+                self._fetch([pair], direction, cap, fetched)
+            for pair, hop_list in pairs.items():
+                nodes = tuple(fetched.get(pair, ())[:cap])
+                for hop in hop_list:
+                    result[hop] = nodes
+                    self.neighbor_counts.last[hop] = counts.get(pair, 0)
+        return result
+
+    def labels(self, ids: Sequence[str]) -> Mapping[str, str]:
+        """Names in the preferred language; ids without a name are absent."""
+        by_iri: dict[str, list[str]] = {}
+        for ident in dict.fromkeys(ids):
+            target = self.profile.label_iri(ident)
+            if target is not None:
+                by_iri.setdefault(target, []).append(ident)
+        values: dict[str, list[LiteralValue]] = {}
+        for chunk in batched(list(by_iri), self.batch_size):
+            query = labels_query(
+                chunk, self.profile.label_predicates, limit=100_000, graph=self.graph
+            )
+            for row in self.source.select(query).rows:
+                entity, label = row.get("e"), row.get("label")
+                if isinstance(entity, str) and isinstance(label, LiteralValue):
+                    values.setdefault(entity, []).append(label)
+        out: dict[str, str] = {}
+        for target, literals in values.items():
+            chosen = pick_label(literals, self.languages)
+            if chosen:
+                for ident in by_iri[target]:
+                    out[ident] = chosen
+        return out
+
+    def search_entities(self, text: str, *, limit: int = 10) -> list[EntityMatch]:
+        """Entities whose name or alias equals ``text`` (as written, then lower-cased)."""
+        text = text.strip()
+        if not text:
+            return []
+        found: dict[str, EntityMatch] = {}
+        for variant in dict.fromkeys([text, text.lower(), text.title()]):
+            for entity, label in self._exact(variant, limit=limit * 4):
+                found.setdefault(entity, EntityMatch(entity, label, 1.0, exact=True))
+        return sorted(found.values(), key=lambda m: m.id)[:limit]
+
+    def find_mentions(
+        self, text: str, *, max_tokens: int = 6
+    ) -> list[tuple[str, list[EntityMatch]]]:
+        """Names mentioned in a question: every word n-gram is looked up in one query.
+
+        The longest non-overlapping matches win, left to right.
+        """
+        words = re.findall(r"[\w'’.-]+", text)
+        grams: dict[str, tuple[int, int]] = {}
+        for size in range(min(max_tokens, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                gram = " ".join(words[start : start + size]).strip(".")
+                if len(gram) >= 2 and gram.lower() not in _STOP:
+                    grams.setdefault(gram, (start, start + size))
+        if not grams:
+            return []
+        matches: dict[str, list[EntityMatch]] = {}
+        for chunk in batched(list(grams), 200):
+            query = exact_label_query_many(
+                chunk,
+                self.profile.label_predicates + self.profile.alias_predicates,
+                self.languages,
+                graph=self.graph,
+            )
+            for row in self.source.select(query).rows:
+                entity, label = row.get("e"), row.get("label")
+                if isinstance(entity, str) and isinstance(label, LiteralValue):
+                    short = self.profile.entity_of(entity)
+                    bucket = matches.setdefault(label.lexical, [])
+                    if all(m.id != short for m in bucket):
+                        bucket.append(EntityMatch(short, label.lexical, 1.0, exact=True))
+        taken: set[int] = set()
+        chosen: list[tuple[int, str, list[EntityMatch]]] = []
+        for gram, (start, end) in sorted(grams.items(), key=lambda g: (g[1][0] - g[1][1], g[1][0])):
+            if gram in matches and not taken.intersection(range(start, end)):
+                taken.update(range(start, end))
+                chosen.append((start, gram, sorted(matches[gram], key=lambda m: m.id)))
+        return [(gram, found) for _, gram, found in sorted(chosen)]
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _entity_iris(self, entities: Sequence[str]) -> dict[str, list[str]]:
+        by_iri: dict[str, list[str]] = {}
+        for entity in dict.fromkeys(entities):
+            target = self.profile.entity_iri(entity)
+            if target is not None:
+                by_iri.setdefault(target, []).append(entity)
+        return by_iri
+
+    def _keep_relations(self, relations: set[RelationId]) -> set[RelationId]:
+        """Wikidata's policy (tog_spec.md §6.2): drop ids, URLs, media and meta properties.
+
+        "country", "country of citizenship", "inception", "instance of" and the like are kept.
+        Decisions are cached per property.
+        """
+        if not self.profile.typed_properties or not relations:
+            return relations
+        unknown = [r for r in relations if r not in self._relation_verdicts]
+        if unknown:
+            types: dict[str, str] = {}
+            for chunk in batched([WD_ENTITY + r for r in unknown], self.batch_size):
+                query = labels_query(chunk, (WIKIBASE_TYPE,), limit=100_000, graph=self.graph)
+                for row in self.source.select(query).rows:
+                    prop, kind = row.get("e"), row.get("label")
+                    if isinstance(prop, str) and isinstance(kind, str):
+                        types[prop[len(WD_ENTITY) :]] = kind.rsplit("#", 1)[-1]
+            names = self.labels(unknown)
+            for relation in unknown:
+                label = names.get(relation, "").casefold()
+                self._relation_verdicts[relation] = types.get(relation) not in _DROPPED_TYPES and (
+                    not any(marker in label for marker in _META_LABELS)
+                )
+        return {r for r in relations if self._relation_verdicts[r]}
+
+    def _counts(
+        self, pairs: list[tuple[str, str]], direction: Direction
+    ) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(pairs, self.batch_size):
+            query = neighbor_counts_query(chunk, direction, graph=self.graph)
+            for row in self.source.select(query).rows:
+                e, r, c = row.get("e"), row.get("r"), row.get("c")
+                if isinstance(e, str) and isinstance(r, str) and isinstance(c, LiteralValue):
+                    counts[(e, r)] = int(float(c.lexical))
+        return counts
+
+    def _fetch(
+        self,
+        pairs: list[tuple[str, str]],
+        direction: Direction,
+        limit: int,
+        into: dict[tuple[str, str], list[Node]],
+    ) -> None:
+        if not pairs or limit <= 0:
+            return
+        query = neighbors_query(pairs, direction, limit=limit, graph=self.graph)
+        for row in self.source.select(query).rows:
+            e, r, n = row.get("e"), row.get("r"), row.get("n")
+            if isinstance(e, str) and isinstance(r, str) and n is not None:
+                node: Node = self.profile.entity_of(n) if isinstance(n, str) else n
+                into.setdefault((e, r), []).append(node)
+
+    def _exact(self, text: str, *, limit: int) -> Iterator[tuple[str, str]]:
+        query = exact_label_query(
+            text,
+            self.profile.label_predicates + self.profile.alias_predicates,
+            self.languages,
+            limit=limit,
+            graph=self.graph,
+        )
+        for row in self.source.select(query).rows:
+            entity, label = row.get("e"), row.get("label")
+            if isinstance(entity, str) and isinstance(label, LiteralValue):
+                yield self.profile.entity_of(entity), label.lexical
+
+
+def _chunks(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+_DROPPED_TYPES = frozenset({"ExternalId", "Url", "CommonsMedia", "GeoShape", "TabularData"})
+_META_LABELS = (
+    "wikidata",
+    "wikimedia",
+    "category's main topic",
+    "topic's main category",
+    "stack exchange site",
+    "commons category",
+    "commons gallery",
+    "image",
+)
+
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "who",
+        "what",
+        "which",
+        "when",
+        "where",
+        "how",
+        "did",
+        "does",
+        "do",
+        "it",
+        "its",
+        "this",
+        "that",
+        "as",
+        "from",
+    ]
+)
+
+
+def exact_label_query_many(
+    texts: Sequence[str],
+    predicates: Sequence[str],
+    languages: Sequence[str | None],
+    *,
+    graph: str | None = None,
+) -> str:
+    """Entities whose name equals any of ``texts`` (one query for a whole question's n-grams)."""
+    from kg_adapters._sparql import _from, string_literal, values
+
+    literals = " ".join(string_literal(text, language=lang) for text in texts for lang in languages)
+    return (
+        f"SELECT DISTINCT ?e ?label {_from(graph)}WHERE {{ VALUES ?label {{ {literals} }} "
+        f"{values('p', predicates)} ?e ?p ?label . }} LIMIT {50 * max(1, len(texts))}"
+    )

@@ -1,0 +1,197 @@
+"""``tog kg``: load a dump into a store, check a store's health, print its statistics."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+kg_app = typer.Typer(
+    name="kg",
+    help="Knowledge-graph tools: load dumps, check stores before long runs, print statistics.",
+    no_args_is_help=True,
+)
+
+ProfileName = Literal["freebase", "wikidata", "rdf"]
+
+
+def _graph(target: str, profile: str, graph: str | None):  # type: ignore[no-untyped-def]
+    """A `SPARQLGraph` for an endpoint URL or an Oxigraph folder, with the named profile."""
+    from kg_adapters.sparql import PROFILES, SPARQLGraph
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; use freebase, wikidata or rdf")
+    if target.startswith(("http://", "https://")):
+        from kg_adapters.sparql_http import SPARQLEndpoint
+
+        return SPARQLGraph(SPARQLEndpoint(target), PROFILES[profile], graph=graph)
+    from kg_adapters.oxigraph_graph import OxigraphGraph
+
+    if not Path(target).is_dir():
+        raise typer.BadParameter(f"{target!r} is neither an http(s) endpoint nor a store folder")
+    return OxigraphGraph(target, profile=profile, read_only=True)  # type: ignore[arg-type]
+
+
+@kg_app.command()
+def check(
+    target: Annotated[str, typer.Argument(help="SPARQL endpoint URL, or an Oxigraph folder.")],
+    profile: Annotated[str, typer.Option(help="freebase, wikidata or rdf.")] = "freebase",
+    graph: Annotated[str | None, typer.Option(help="Named graph to query.")] = None,
+    sample: Annotated[int, typer.Option(help="Entities sampled for the name check.")] = 50,
+    min_names: Annotated[
+        float, typer.Option(help="Share of sampled entities that must have a name.")
+    ] = 0.5,
+) -> None:
+    """Check a store before a long run: reachable, not empty, names and key relations present.
+
+    Exits 0 when healthy; otherwise 1, with the failed checks on stderr.
+    """
+    from kg_adapters.health import check_graph
+
+    kg = _graph(target, profile, graph)
+    try:
+        report = check_graph(kg, sample=sample, min_name_coverage=min_names)
+    finally:
+        _close(kg)
+    for item in report.checks:
+        typer.echo(f"{'ok  ' if item.ok else 'FAIL'}  {item.name:28} {item.detail}")
+    if not report.ok:
+        reasons = "; ".join(f"{c.name}: {c.detail}" for c in report.failures())
+        typer.echo(f"tog: error: unhealthy KG at {target}: {reasons}", err=True)
+        raise typer.Exit(1)
+
+
+@kg_app.command()
+def stats(
+    target: Annotated[str, typer.Argument(help="SPARQL endpoint URL, or an Oxigraph folder.")],
+    profile: Annotated[str, typer.Option(help="freebase, wikidata or rdf.")] = "freebase",
+    graph: Annotated[str | None, typer.Option(help="Named graph to query.")] = None,
+    top: Annotated[int, typer.Option(help="How many predicates to list.")] = 15,
+) -> None:
+    """Print triple count, distinct subjects and the most used predicates."""
+    from kg_adapters._sparql import iri
+    from kg_adapters.base import LiteralValue
+
+    kg = _graph(target, profile, graph)
+    source = f"FROM {iri(graph)} " if graph else ""
+    try:
+        rows = kg.source.select(
+            f"SELECT (COUNT(*) AS ?t) (COUNT(DISTINCT ?s) AS ?s_) {source}WHERE {{ ?s ?p ?o }}"
+        ).rows
+        top_rows = kg.source.select(
+            f"SELECT ?p (COUNT(*) AS ?c) {source}WHERE {{ ?s ?p ?o }} GROUP BY ?p "
+            f"ORDER BY DESC(?c) LIMIT {int(top)}"
+        ).rows
+    finally:
+        _close(kg)
+
+    def number(value: object) -> str:
+        return f"{int(float(value.lexical)):,}" if isinstance(value, LiteralValue) else "?"
+
+    typer.echo(f"triples   {number(rows[0].get('t')) if rows else '0'}")
+    typer.echo(f"subjects  {number(rows[0].get('s_')) if rows else '0'}")
+    typer.echo("top predicates:")
+    for row in top_rows:
+        typer.echo(f"  {number(row.get('c')):>12}  {row.get('p')}")
+
+
+@kg_app.command()
+def load(
+    dump: Annotated[Path, typer.Argument(help="N-Triples / Turtle / N-Quads file, plain or .gz.")],
+    into: Annotated[str, typer.Option(help="oxigraph or virtuoso.")] = "oxigraph",
+    location: Annotated[
+        Path | None, typer.Option(help="oxigraph: the store folder to create or extend.")
+    ] = None,
+    isql: Annotated[
+        str, typer.Option(help="virtuoso: host:port of its SQL port (isql-vt).")
+    ] = "127.0.0.1:1111",
+    user: Annotated[str, typer.Option(help="virtuoso: DBA user.")] = "dba",
+    password: Annotated[str, typer.Option(help="virtuoso: DBA password.")] = "dba",
+    graph: Annotated[
+        str, typer.Option(help="virtuoso: target graph IRI.")
+    ] = "http://rdf.freebase.com/",
+    staging: Annotated[
+        Path | None,
+        typer.Option(help="virtuoso: a folder listed in DirsAllowed to stage the dump in."),
+    ] = None,
+) -> None:
+    """Bulk-load a dump into an embedded Oxigraph store or a running Virtuoso."""
+    if not dump.is_file():
+        typer.echo(f"tog: error: no such file: {dump}", err=True)
+        raise typer.Exit(1)
+    start = time.perf_counter()
+    if into == "oxigraph":
+        if location is None:
+            typer.echo("tog: error: --location is required with --into oxigraph", err=True)
+            raise typer.Exit(1)
+        from kg_adapters.oxigraph_store import OxigraphSource
+
+        typer.echo(f"loading {dump} into Oxigraph at {location} ...", err=True)
+        with OxigraphSource(location) as store:
+            store.load(dump)
+            count = store.triple_count()
+        typer.echo(f"{count:,} triples in {location} ({time.perf_counter() - start:.1f} s)")
+        return
+    if into == "virtuoso":
+        _load_virtuoso(dump, isql=isql, user=user, password=password, graph=graph, staging=staging)
+        typer.echo(f"loaded {dump} into {graph} ({time.perf_counter() - start:.1f} s)")
+        return
+    typer.echo(f"tog: error: --into must be oxigraph or virtuoso, not {into!r}", err=True)
+    raise typer.Exit(1)
+
+
+def _load_virtuoso(
+    dump: Path, *, isql: str, user: str, password: str, graph: str, staging: Path | None
+) -> None:
+    """ld_dir + rdf_loader_run + checkpoint through ``isql-vt``; verify the load list."""
+    from kg_adapters._sparql import check_iri
+
+    binary = shutil.which("isql-vt") or shutil.which("isql")
+    if binary is None:
+        typer.echo("tog: error: isql-vt not found (apt-get install virtuoso-opensource)", err=True)
+        raise typer.Exit(1)
+    check_iri(graph)
+    folder = staging or Path(tempfile.mkdtemp(prefix="tog-load-"))
+    target = folder / dump.name
+    if target.resolve() != dump.resolve():
+        shutil.copyfile(dump, target)
+    name = target.name.replace("'", "")
+    script = (
+        f"ld_dir('{folder.as_posix()}', '{name}', '{graph}'); rdf_loader_run(); checkpoint; "
+        "SELECT ll_state, ll_error FROM DB.DBA.load_list WHERE ll_file LIKE '%"
+        f"{name}';"
+    )
+    typer.echo(f"loading {dump} into Virtuoso ({isql}), graph {graph} ...", err=True)
+    done = subprocess.run(
+        [binary, isql, user, password, f"exec={script}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=24 * 3600,
+    )
+    output = done.stdout + done.stderr
+    loaded = re.search(r"^\s*2\s+NULL\s*$", output, flags=re.MULTILINE)
+    if done.returncode != 0 or "*** Error" in output or not loaded:
+        last = " | ".join([line for line in output.splitlines() if line.strip()][-3:])
+        hint = (
+            "" if staging else " (is the staging folder in Virtuoso's DirsAllowed? see --staging)"
+        )
+        typer.echo(f"tog: error: Virtuoso load failed{hint}: {last}", err=True)
+        raise typer.Exit(1)
+
+
+def _close(kg: object) -> None:
+    close = getattr(kg, "close", None)
+    if callable(close):
+        close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(kg_app())
