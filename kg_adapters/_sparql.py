@@ -98,7 +98,38 @@ def relations_query(
     pattern = "?e ?r ?x" if direction == "out" else "?x ?r ?e"
     return (
         f"SELECT DISTINCT ?e ?r {_from(graph)}WHERE {{ {values('e', entities)} {pattern} . }} "
-        f"ORDER BY ?e ?r LIMIT {int(limit)}"
+        f"LIMIT {int(limit)}"
+    )
+
+
+def relations_both_query(entities: Sequence[str], *, limit: int, graph: str | None = None) -> str:
+    """Distinct predicates at each entity in both directions, as ``?d ?e ?r`` rows."""
+    return (
+        f"SELECT DISTINCT ?d ?e ?r {_from(graph)}WHERE {{ {values('e', entities)} "
+        '{ ?e ?r ?x . BIND("out" AS ?d) } UNION { ?x ?r ?e . BIND("in" AS ?d) } } '
+        f"LIMIT {int(limit)}"
+    )
+
+
+def neighbors_both_query(
+    out_pairs: Sequence[tuple[str, str]],
+    in_pairs: Sequence[tuple[str, str]],
+    *,
+    limit: int,
+    graph: str | None = None,
+) -> str:
+    """Distinct nodes for outgoing and incoming (entity, relation) pairs in one query.
+
+    Rows are ``?d ?e ?r ?n``, ordered, so a caller can cut each pair at its own limit.
+    """
+    parts = []
+    if out_pairs:
+        parts.append(f'{{ {values_pairs("e", "r", out_pairs)} ?e ?r ?n . BIND("out" AS ?d) }}')
+    if in_pairs:
+        parts.append(f'{{ {values_pairs("e", "r", in_pairs)} ?n ?r ?e . BIND("in" AS ?d) }}')
+    return (
+        f"SELECT DISTINCT ?d ?e ?r ?n {_from(graph)}WHERE {{ {' UNION '.join(parts)} }} "
+        f"ORDER BY ?d ?e ?r ?n LIMIT {int(limit)}"
     )
 
 
@@ -217,6 +248,10 @@ def pick_label(candidates: Sequence[LiteralValue], languages: Sequence[str | Non
             if literal.language == language or (language is None and not literal.language):
                 return literal.lexical
     return min((c.lexical for c in candidates), default=None)
+
+
+MAX_ROWS = 10_000
+"""Rows asked of one query: Virtuoso refuses to sort more, and row caps hide beyond it."""
 
 
 def batched(items: Sequence[str], size: int) -> list[Sequence[str]]:

@@ -11,21 +11,25 @@ the profile are treated as unknown (empty results) and are never sent to the sto
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from kg_adapters._sparql import (
+    MAX_ROWS,
     Bindings,
+    Term,
     batched,
     exact_label_query,
     labels_query,
     neighbor_counts_query,
+    neighbors_both_query,
     neighbors_query,
     pick_label,
-    relations_query,
+    relations_both_query,
 )
 from kg_adapters.base import Direction, EntityId, EntityMatch, Hop, LiteralValue, Node, RelationId
+from kg_adapters.errors import KGResultTruncated
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SKOS_PREF = "http://www.w3.org/2004/02/skos/core#prefLabel"
@@ -66,6 +70,8 @@ class Profile:
         relation_label_ns: Where a relation's own label lives (Wikidata: ``wd:P57``).
         only_relation_ns: Offer only relations inside ``relation_ns``.
         typed_properties: Drop relations by their Wikibase property type and meta labels.
+        relation_labels: Whether relations have names in the KG (Freebase dumps: no, so
+            labels of relation ids are not even asked for).
     """
 
     name: str
@@ -81,6 +87,7 @@ class Profile:
     relation_label_ns: str | None = None
     only_relation_ns: bool = False
     typed_properties: bool = False
+    relation_labels: bool = True
 
     def entity_iri(self, entity: str) -> str | None:
         """The IRI of a valid entity id, else None (never queried)."""
@@ -106,10 +113,13 @@ class Profile:
         return short
 
     def label_iri(self, ident: str) -> str | None:
-        """Where the label of an entity or relation id is stored."""
+        """Where the label of an entity or relation id is stored (None: it has none)."""
         if self.relation_label_ns and self.relation_id and self.relation_id.fullmatch(ident):
             return self.relation_label_ns + ident
-        return self.entity_iri(ident) or self.relation_iri(ident)
+        entity = self.entity_iri(ident)
+        if entity is not None or not self.relation_labels:
+            return entity
+        return self.relation_iri(ident)
 
 
 def _to_iri(value: str, namespace: str | None, pattern: re.Pattern[str] | None) -> str | None:
@@ -149,6 +159,7 @@ FREEBASE = Profile(
     hidden_prefixes=("type.object.", "common.", "freebase."),
     hidden_relations=frozenset({OWL_SAME_AS}),
     only_relation_ns=True,
+    relation_labels=False,
 )
 """Freebase: ``m.``/``g.`` MIDs, English ``type.object.name`` labels, ToG's relation policy."""
 
@@ -214,6 +225,10 @@ class SPARQLGraph:
             else profile.languages
         )
         self.neighbor_counts = _Counts()
+        self._pending_relations: dict[
+            tuple[tuple[EntityId, ...], Direction],
+            dict[Direction, dict[EntityId, tuple[RelationId, ...]]],
+        ] = {}
         self._relation_verdicts: dict[RelationId, bool] = {}
 
     def __repr__(self) -> str:
@@ -224,33 +239,59 @@ class SPARQLGraph:
     def relations(
         self, entities: Sequence[EntityId], *, direction: Direction, limit: int | None = None
     ) -> Mapping[EntityId, tuple[RelationId, ...]]:
-        """Distinct relations per entity after the profile's policy; invalid ids map to ``()``."""
-        found: dict[EntityId, set[RelationId]] = {e: set() for e in entities}
+        """Distinct relations per entity after the profile's policy; invalid ids map to ``()``.
+
+        One query answers both directions; the other direction is kept for the next call with
+        the same entities (the search asks for both in a row), so a depth costs one round trip.
+        """
+        key = tuple(dict.fromkeys(entities))
+        both = self._pending_relations.pop((key, direction), None)
+        if both is None:
+            both = self._relations_both(key)
+            other: Direction = "in" if direction == "out" else "out"
+            self._pending_relations = {(key, other): both}
+        found = both[direction]
+        return {e: found.get(e, ())[:limit] for e in entities}
+
+    def _relations_both(
+        self, entities: tuple[EntityId, ...]
+    ) -> dict[Direction, dict[EntityId, tuple[RelationId, ...]]]:
+        found: dict[Direction, dict[EntityId, set[RelationId]]] = {"out": {}, "in": {}}
         by_iri = self._entity_iris(entities)
-        for chunk in batched(list(by_iri), self.batch_size):
-            query = relations_query(chunk, direction, limit=100_000, graph=self.graph)
-            for row in self.source.select(query).rows:
-                entity, relation = row.get("e"), row.get("r")
-                if not isinstance(entity, str) or not isinstance(relation, str):
-                    continue
-                short = self.profile.relation_of(relation)
-                if short is not None:
-                    for original in by_iri.get(entity, ()):
-                        found[original].add(short)
-        kept = self._keep_relations({r for rels in found.values() for r in rels})
-        return {e: tuple(sorted(r for r in rels if r in kept))[:limit] for e, rels in found.items()}
+        for row in self._rows_per_chunk(
+            list(by_iri),
+            lambda chunk: relations_both_query(chunk, limit=MAX_ROWS, graph=self.graph),
+        ):
+            side, entity, relation = row.get("d"), row.get("e"), row.get("r")
+            if not isinstance(entity, str) or not isinstance(relation, str):
+                continue
+            direction: Direction = "in" if str(side) == "in" else "out"
+            short = self.profile.relation_of(relation)
+            if short is not None:
+                for original in by_iri.get(entity, ()):
+                    found[direction].setdefault(original, set()).add(short)
+        kept = self._keep_relations(
+            {r for d in found.values() for rels in d.values() for r in rels}
+        )
+        return {
+            d: {e: tuple(sorted(r for r in rels if r in kept)) for e, rels in per.items()}
+            for d, per in found.items()
+        }
 
     def neighbors(
         self, hops: Sequence[Hop], *, limit: int | None = None
     ) -> Mapping[Hop, tuple[Node, ...]]:
         """Distinct nodes per hop, ordered, at most ``limit`` (true counts in `neighbor_counts`).
 
-        One COUNT query per direction finds each hop's fan-out; hops under the limit are fetched
-        together, larger ones one by one with ``LIMIT``, so a hub cannot crowd out the others.
+        One query fetches every hop, both directions. Only when that answer fills its row cap
+        (a hub) does a COUNT query find each hop's fan-out; then hops under the limit are fetched
+        together and larger ones one by one with ``LIMIT``, so a hub cannot crowd out the others.
         """
         cap = self.neighbor_limit if limit is None else limit
         result: dict[Hop, tuple[Node, ...]] = {hop: () for hop in hops}
         self.neighbor_counts.last = {}
+        if self._neighbors_at_once(hops, cap, result):
+            return result
         for direction in ("out", "in"):
             pairs: dict[tuple[str, str], list[Hop]] = {}
             for hop in hops:
@@ -265,9 +306,8 @@ class SPARQLGraph:
             small = [p for p in pairs if 0 < counts.get(p, 0) <= cap]
             large = [p for p in pairs if counts.get(p, 0) > cap]
             fetched: dict[tuple[str, str], list[Node]] = {}
-            for chunk in _chunks(small, self.batch_size):
-                total = sum(counts[p] for p in chunk)
-                self._fetch(chunk, direction, total, fetched)
+            for chunk in _chunks_by_total(small, counts, self.batch_size, MAX_ROWS // 2):
+                self._fetch(chunk, direction, sum(counts[p] for p in chunk), fetched)
             for pair in large:
                 self._fetch([pair], direction, cap, fetched)
             for pair, hop_list in pairs.items():
@@ -277,6 +317,41 @@ class SPARQLGraph:
                     self.neighbor_counts.last[hop] = counts.get(pair, 0)
         return result
 
+    def _neighbors_at_once(
+        self, hops: Sequence[Hop], cap: int, result: dict[Hop, tuple[Node, ...]]
+    ) -> bool:
+        """The common case: all hops in one query. False when the answer hit its row cap."""
+        pairs: dict[tuple[Direction, str, str], list[Hop]] = {}
+        for hop in hops:
+            e, r = self.profile.entity_iri(hop.entity), self.profile.relation_iri(hop.relation)
+            if e is not None and r is not None:
+                pairs.setdefault((hop.direction, e, r), []).append(hop)
+        if not pairs:
+            return True
+        limit = MAX_ROWS // 2
+        query = neighbors_both_query(
+            [(e, r) for d, e, r in pairs if d == "out"],
+            [(e, r) for d, e, r in pairs if d == "in"],
+            limit=limit,
+            graph=self.graph,
+        )
+        rows = self.source.select(query).rows
+        if len(rows) >= limit:
+            return False
+        fetched: dict[tuple[Direction, str, str], list[Node]] = {}
+        for row in rows:
+            subject, predicate, value = row.get("e"), row.get("r"), row.get("n")
+            if isinstance(subject, str) and isinstance(predicate, str) and value is not None:
+                side: Direction = "in" if str(row.get("d")) == "in" else "out"
+                node: Node = self.profile.entity_of(value) if isinstance(value, str) else value
+                fetched.setdefault((side, subject, predicate), []).append(node)
+        for pair, hop_list in pairs.items():
+            nodes = fetched.get(pair, [])
+            for hop in hop_list:
+                result[hop] = tuple(nodes[:cap])
+                self.neighbor_counts.last[hop] = len(nodes)
+        return True
+
     def labels(self, ids: Sequence[str]) -> Mapping[str, str]:
         """Names in the preferred language; ids without a name are absent."""
         by_iri: dict[str, list[str]] = {}
@@ -285,14 +360,14 @@ class SPARQLGraph:
             if target is not None:
                 by_iri.setdefault(target, []).append(ident)
         values: dict[str, list[LiteralValue]] = {}
-        for chunk in batched(list(by_iri), self.batch_size):
-            query = labels_query(
-                chunk, self.profile.label_predicates, limit=100_000, graph=self.graph
-            )
-            for row in self.source.select(query).rows:
-                entity, label = row.get("e"), row.get("label")
-                if isinstance(entity, str) and isinstance(label, LiteralValue):
-                    values.setdefault(entity, []).append(label)
+        predicates = self.profile.label_predicates
+        for row in self._rows_per_chunk(
+            list(by_iri),
+            lambda chunk: labels_query(chunk, predicates, limit=MAX_ROWS, graph=self.graph),
+        ):
+            entity, label = row.get("e"), row.get("label")
+            if isinstance(entity, str) and isinstance(label, LiteralValue):
+                values.setdefault(entity, []).append(label)
         out: dict[str, str] = {}
         for target, literals in values.items():
             chosen = pick_label(literals, self.languages)
@@ -353,6 +428,30 @@ class SPARQLGraph:
 
     # --- helpers ------------------------------------------------------------------------------
 
+    def _rows_per_chunk(
+        self, iris: list[str], build: Callable[[Sequence[str]], str]
+    ) -> Iterator[dict[str, Term]]:
+        """Rows of ``build(chunk)`` over chunks of ids.
+
+        A chunk whose answer fills `MAX_ROWS` is split in halves and asked again, so no answer is
+        silently cut short.
+        """
+        pending = list(batched(iris, self.batch_size))
+        while pending:
+            chunk = pending.pop(0)
+            rows = self.source.select(build(chunk)).rows
+            if len(rows) >= MAX_ROWS:
+                if len(chunk) == 1:
+                    raise KGResultTruncated(
+                        f"more than {MAX_ROWS} rows for one id: {chunk[0]}",
+                        adapter=self.profile.name,
+                        query=build(chunk),
+                    )
+                middle = len(chunk) // 2
+                pending[:0] = [chunk[:middle], chunk[middle:]]
+                continue
+            yield from rows
+
     def _entity_iris(self, entities: Sequence[str]) -> dict[str, list[str]]:
         by_iri: dict[str, list[str]] = {}
         for entity in dict.fromkeys(entities):
@@ -372,12 +471,15 @@ class SPARQLGraph:
         unknown = [r for r in relations if r not in self._relation_verdicts]
         if unknown:
             types: dict[str, str] = {}
-            for chunk in batched([WD_ENTITY + r for r in unknown], self.batch_size):
-                query = labels_query(chunk, (WIKIBASE_TYPE,), limit=100_000, graph=self.graph)
-                for row in self.source.select(query).rows:
-                    prop, kind = row.get("e"), row.get("label")
-                    if isinstance(prop, str) and isinstance(kind, str):
-                        types[prop[len(WD_ENTITY) :]] = kind.rsplit("#", 1)[-1]
+            for row in self._rows_per_chunk(
+                [WD_ENTITY + r for r in unknown],
+                lambda chunk: labels_query(
+                    chunk, (WIKIBASE_TYPE,), limit=MAX_ROWS, graph=self.graph
+                ),
+            ):
+                prop, kind = row.get("e"), row.get("label")
+                if isinstance(prop, str) and isinstance(kind, str):
+                    types[prop[len(WD_ENTITY) :]] = kind.rsplit("#", 1)[-1]
             names = self.labels(unknown)
             for relation in unknown:
                 label = names.get(relation, "").casefold()
@@ -430,6 +532,22 @@ class SPARQLGraph:
 
 def _chunks(items: list[tuple[str, str]], size: int) -> list[list[tuple[str, str]]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _chunks_by_total(
+    pairs: list[tuple[str, str]], counts: Mapping[tuple[str, str], int], size: int, total: int
+) -> Iterator[list[tuple[str, str]]]:
+    """Consecutive groups of at most ``size`` pairs whose neighbour counts sum to ``total``."""
+    group: list[tuple[str, str]] = []
+    running = 0
+    for pair in pairs:
+        if group and (len(group) >= size or running + counts[pair] > total):
+            yield group
+            group, running = [], 0
+        group.append(pair)
+        running += counts[pair]
+    if group:
+        yield group
 
 
 _DROPPED_TYPES = frozenset({"ExternalId", "Url", "CommonsMedia", "GeoShape", "TabularData"})
