@@ -102,6 +102,14 @@ def relations_query(
     )
 
 
+def describe_query(entities: Sequence[str], *, limit: int, graph: str | None = None) -> str:
+    """Every outgoing ``?e ?r ?x`` fact of the entities (compound nodes are small)."""
+    return (
+        f"SELECT DISTINCT ?e ?r ?x {_from(graph)}WHERE {{ {values('e', entities)} ?e ?r ?x . }} "
+        f"LIMIT {int(limit)}"
+    )
+
+
 def relations_both_query(entities: Sequence[str], *, limit: int, graph: str | None = None) -> str:
     """Distinct predicates at each entity in both directions, as ``?d ?e ?r`` rows."""
     return (

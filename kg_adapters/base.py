@@ -145,6 +145,17 @@ class SupportsMentions(Protocol):
 
 
 @runtime_checkable
+class SupportsDescribe(Protocol):
+    """Optional capability: describe unnamed (compound) nodes by their own outgoing facts."""
+
+    def describe(
+        self, entities: Sequence[EntityId], *, limit: int = 5
+    ) -> Mapping[EntityId, tuple[tuple[RelationId, Node], ...]]:
+        """Up to ``limit`` ``(relation, value)`` pairs per entity, after the relation policy."""
+        ...
+
+
+@runtime_checkable
 class SupportsTriples(Protocol):
     """Optional capability: iterate over the stored triples (notebooks, corpus builders)."""
 

@@ -20,6 +20,7 @@ from kg_adapters._sparql import (
     Bindings,
     Term,
     batched,
+    describe_query,
     exact_label_query,
     labels_query,
     neighbor_counts_query,
@@ -103,7 +104,11 @@ class Profile:
 
     def relation_of(self, value: str) -> str | None:
         """The short id of a relation IRI, or None when the policy hides it."""
-        if value in self.hidden_relations or value in self.label_predicates:
+        if (
+            value in self.hidden_relations
+            or value in self.label_predicates
+            or value in self.alias_predicates
+        ):
             return None
         if self.relation_ns and not value.startswith(self.relation_ns):
             return None if self.only_relation_ns else value
@@ -425,6 +430,30 @@ class SPARQLGraph:
                 taken.update(range(start, end))
                 chosen.append((start, gram, sorted(matches[gram], key=lambda m: m.id)))
         return [(gram, found) for _, gram, found in sorted(chosen)]
+
+    def describe(
+        self, entities: Sequence[EntityId], *, limit: int = 5
+    ) -> Mapping[EntityId, tuple[tuple[RelationId, Node], ...]]:
+        """Outgoing ``(relation, value)`` pairs of each entity (for compound/CVT nodes)."""
+        found: dict[EntityId, list[tuple[RelationId, Node]]] = {e: [] for e in entities}
+        by_iri = self._entity_iris(entities)
+        for row in self._rows_per_chunk(
+            list(by_iri),
+            lambda chunk: describe_query(chunk, limit=MAX_ROWS, graph=self.graph),
+        ):
+            entity, relation, value = row.get("e"), row.get("r"), row.get("x")
+            if not isinstance(entity, str) or not isinstance(relation, str) or value is None:
+                continue
+            short = self.profile.relation_of(relation)
+            if short is None:
+                continue
+            node: Node = self.profile.entity_of(value) if isinstance(value, str) else value
+            for original in by_iri.get(entity, ()):
+                found[original].append((short, node))
+        return {
+            e: tuple(sorted(pairs, key=lambda p: (p[0], str(p[1]))))[:limit]
+            for e, pairs in found.items()
+        }
 
     # --- helpers ------------------------------------------------------------------------------
 

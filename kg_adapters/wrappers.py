@@ -25,6 +25,7 @@ from kg_adapters.base import (
     KnowledgeGraph,
     Node,
     RelationId,
+    SupportsDescribe,
     SupportsEntitySearch,
     SupportsMentions,
 )
@@ -330,6 +331,8 @@ class _SearchableThreadedKG(_ThreadedKG):
 
 
 def _pass_mentions(wrapper: object, kg: object) -> None:
-    """Expose the inner adapter's gazetteer (``find_mentions``), which is in memory and fast."""
+    """Expose the inner adapter's ``find_mentions`` and ``describe`` (called as they are)."""
     if isinstance(kg, SupportsMentions):
         wrapper.find_mentions = kg.find_mentions  # type: ignore[attr-defined]
+    if isinstance(kg, SupportsDescribe):
+        wrapper.describe = kg.describe  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ class FlowState:
     prompts: PromptSet
     prune: PruneMode
     scorer: TextScorer
+    describe: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     unlabelled: set[str] = field(default_factory=set)
     notes: list[Note] = field(default_factory=list)

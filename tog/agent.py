@@ -11,6 +11,7 @@ from kg_adapters.base import (
     EntityId,
     KnowledgeGraph,
     SupportsAsyncEntitySearch,
+    SupportsDescribe,
     SupportsEntitySearch,
     SupportsMentions,
 )
@@ -92,6 +93,7 @@ class ThinkOnGraph:
             prune=self.prune,
             linking=linking,
             scorer=self.scorer,
+            describe=isinstance(self.kg, SupportsDescribe),
         )
         return flow, "oracle" if topics is not None else "extracted"
 

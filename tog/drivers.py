@@ -12,18 +12,20 @@ import inspect
 import time
 from collections.abc import Callable
 from contextlib import closing
-from typing import TypeVar, assert_never, cast
+from typing import Any, TypeVar, assert_never, cast
 
 from kg_adapters.base import (
     AsyncKnowledgeGraph,
     KnowledgeGraph,
     SupportsAsyncEntitySearch,
+    SupportsDescribe,
     SupportsEntitySearch,
 )
 from tog.embeddings import Embedder
 from tog.llm.base import AsyncChatModel, ChatModel, ChatRequest, Completion
 from tog.steps import (
     AskLLM,
+    Describe,
     Embed,
     FindMentions,
     Flow,
@@ -55,6 +57,8 @@ def run_step(
             return cast(SupportsEntitySearch, kg).search_entities(text, limit=limit)
         case FindMentions(text=text):
             return _find_mentions(kg)(text)
+        case Describe(entities=entities, limit=limit):
+            return cast(SupportsDescribe, kg).describe(entities, limit=limit)
         case Embed(texts=texts):
             return _embedder(embedder).embed(texts)
         case AskLLM(request=request):
@@ -126,6 +130,11 @@ async def arun_step(
             if inspect.isawaitable(found):
                 return cast(Mentions, await found)
             return found
+        case Describe(entities=entities, limit=limit):
+            described = cast(Any, kg).describe(entities, limit=limit)
+            if inspect.isawaitable(described):
+                described = await described
+            return cast(StepResult, described)
         case Embed(texts=texts):
             return await asyncio.to_thread(_embedder(embedder).embed, texts)
         case AskLLM(request=request):

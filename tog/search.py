@@ -56,7 +56,7 @@ from tog.paths import (
 )
 from tog.prune_tools import blend_embeddings, lexical_path_scores, lexical_relation_scores
 from tog.scoring import TextScorer, normalize_scores
-from tog.steps import Flow
+from tog.steps import Describe, Flow
 from tog.templates import PromptSet
 
 
@@ -69,6 +69,7 @@ def answer_flow(
     prune: PruneMode,
     linking: Linking,
     scorer: TextScorer | None = None,
+    describe: bool = False,
 ) -> Flow[SearchOutcome]:
     """The whole question: link topic entities if none are given, then search and answer."""
     links: list[LinkDecision] = []
@@ -80,7 +81,13 @@ def answer_flow(
         )
         topics = linked
     outcome = yield from think_on_graph(
-        question, topics, config=config, prompts=prompts, prune=prune, scorer=scorer
+        question,
+        topics,
+        config=config,
+        prompts=prompts,
+        prune=prune,
+        scorer=scorer,
+        describe=describe,
     )
     if links or notes or parses:
         outcome = SearchOutcome(
@@ -119,9 +126,14 @@ def think_on_graph(
     prompts: PromptSet,
     prune: PruneMode,
     scorer: TextScorer | None = None,
+    describe: bool = False,
 ) -> Flow[SearchOutcome]:
-    """Search the graph from ``topics`` and answer ``question`` (ToG or ToG-R per the config)."""
-    state = FlowState(question, config, prompts, prune, scorer or TextScorer())
+    """Search the graph from ``topics`` and answer ``question`` (ToG or ToG-R per the config).
+
+    With ``describe`` (the adapter offers ``describe``), unnamed compound nodes such as Freebase
+    CVTs are shown by their own facts instead of a bare id (tog_spec.md §6.3).
+    """
+    state = FlowState(question, config, prompts, prune, scorer or TextScorer(), describe)
     topics = tuple(dict.fromkeys(topics))
     if not topics:
         answers, rationale = yield from _final_answer(state, ())
@@ -165,6 +177,8 @@ def _outcome(
     records: list[DepthRecord],
 ) -> SearchOutcome:
     source: AnswerSource = "kg_paths" if evidence else "llm_knowledge"
+    # A compound node's description is a display text, never a name to give as an answer.
+    answers = tuple(a for a in answers if not a.startswith(COMPOUND_PREFIX))
     return SearchOutcome(
         answers=answers,
         rationale=rationale,
@@ -438,6 +452,7 @@ def _extend_paths(
             )
         per_edge.append(cands)
     yield from fetch_labels(state, [n for cands in per_edge for n in cands if isinstance(n, str)])
+    yield from _describe_unnamed(state, [n for cands in per_edge for n in cands])
     entity_scores = yield from _score_entities(state, edges, per_edge)
 
     pooled: list[tuple[float, int, str, Path]] = []
@@ -468,6 +483,34 @@ def _extend_paths(
         for score, k, _, path in pooled
     )
     return new_beam, log
+
+
+COMPOUND_PREFIX = "[compound: "
+
+
+def _describe_unnamed(state: FlowState, nodes: Sequence[Node]) -> Flow[None]:
+    """Give unnamed entity nodes (compound/CVT) a display text made of their own facts.
+
+    ``[compound: office = President; from = 2009-01-20]``: the node keeps its id, so the next
+    hop expands the right node; the text is for prompts and scoring only, never an answer name.
+    """
+    unnamed = tuple(dict.fromkeys(n for n in nodes if isinstance(n, str) and n not in state.labels))
+    if not state.describe or not unnamed:
+        return None
+    results = yield (Describe(unnamed, limit=4),)
+    facts = cast(Mapping[EntityId, tuple[tuple[RelationId, Node], ...]], results[0])
+    yield from fetch_labels(
+        state, [v for pairs in facts.values() for _, v in pairs if isinstance(v, str)]
+    )
+    for node in unnamed:
+        pairs = facts.get(node, ())
+        if pairs:
+            shown = "; ".join(
+                f"{state.relation_text(r).rsplit('.', 1)[-1].replace('_', ' ')} = {state.show(v)}"
+                for r, v in pairs
+            )
+            state.labels[node] = f"{COMPOUND_PREFIX}{shown}]"
+    return None
 
 
 def _edge_text(state: FlowState, hop: Hop) -> str:
@@ -576,10 +619,9 @@ def _extend_chains(
             )
             for p in list(extended.values())[: config.max_candidates_shown]
         )
-    yield from fetch_labels(
-        state,
-        [n for p in new_beam for n in p.ends[: config.max_candidates_shown] if isinstance(n, str)],
-    )
+    shown = [n for p in new_beam for n in p.ends[: config.max_candidates_shown]]
+    yield from fetch_labels(state, [n for n in shown if isinstance(n, str)])
+    yield from _describe_unnamed(state, shown)
     return new_beam, tuple(log)
 
 

@@ -55,6 +55,14 @@ class FindMentions:
 
 
 @dataclass(frozen=True, slots=True)
+class Describe:
+    """Outgoing facts of unnamed (compound) nodes, to show them (needs ``describe``)."""
+
+    entities: tuple[EntityId, ...]
+    limit: int = 4
+
+
+@dataclass(frozen=True, slots=True)
 class Embed:
     """Sentence vectors of ``texts`` (the ``embedding`` pruning tool)."""
 
@@ -69,7 +77,14 @@ class AskLLM:
 
 
 Step: TypeAlias = (
-    ListRelations | ListNeighbors | GetLabels | SearchEntities | FindMentions | Embed | AskLLM
+    ListRelations
+    | ListNeighbors
+    | GetLabels
+    | SearchEntities
+    | FindMentions
+    | Describe
+    | Embed
+    | AskLLM
 )
 Batch: TypeAlias = tuple[Step, ...]
 
@@ -80,6 +95,7 @@ StepResult: TypeAlias = (
     | Mapping[str, str]
     | list[EntityMatch]
     | Mentions
+    | Mapping[EntityId, tuple[tuple[RelationId, Node], ...]]
     | list[tuple[float, ...]]
     | Completion
 )

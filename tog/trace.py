@@ -11,6 +11,7 @@ from kg_adapters.base import EntityMatch, Hop, LiteralValue
 from tog.llm.base import Completion, task_name
 from tog.steps import (
     AskLLM,
+    Describe,
     Embed,
     FindMentions,
     GetLabels,
@@ -22,7 +23,14 @@ from tog.steps import (
 )
 
 EventKind = Literal[
-    "relations", "neighbors", "labels", "search_entities", "find_mentions", "embed", "llm"
+    "relations",
+    "neighbors",
+    "labels",
+    "search_entities",
+    "find_mentions",
+    "describe",
+    "embed",
+    "llm",
 ]
 
 JSON = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
@@ -173,6 +181,14 @@ def _event(
             )
         case FindMentions(text=text):
             return TraceEvent("find_mentions", {"text": text}, to_json(result), seconds, err)
+        case Describe(entities=entities, limit=limit):
+            return TraceEvent(
+                "describe",
+                {"entities": list(entities), "limit": limit},
+                to_json(result),
+                seconds,
+                err,
+            )
         case Embed(texts=texts):
             first = result[0] if isinstance(result, list) and result else ()
             dims = len(first) if isinstance(first, tuple) else 0
