@@ -60,6 +60,8 @@ def string_literal(text: str, *, language: str | None = None) -> str:
     >>> string_literal('say "hi"\n', language="en")
     '"say \\"hi\\"\\n"@en'
     """
+    if any(ch < " " and ch not in _STRING_ESCAPES for ch in text):
+        raise ValueError("control characters cannot be sent in a SPARQL string literal")
     escaped = "".join(_STRING_ESCAPES.get(ch, ch) for ch in text)
     if language is None:
         return f'"{escaped}"'

@@ -37,7 +37,9 @@ class OxigraphGraph(SPARQLGraph):
         if profile is not None and profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; use one of {sorted(PROFILES)}")
         self.store = OxigraphSource(path, read_only=read_only)
-        super().__init__(self.store, PROFILES[profile or "rdf"], language=language)
+        super().__init__(
+            self.store, PROFILES[profile or "rdf"], language=language, index_labels=True
+        )
 
     def load(self, file: str | Path, *, format: str | None = None) -> int:
         """Bulk-load an RDF file (N-Triples, Turtle, N-Quads, RDF/XML; plain or ``.gz``).
@@ -46,6 +48,7 @@ class OxigraphGraph(SPARQLGraph):
             The number of triples in the store afterwards.
         """
         self.store.load(file, format=format)
+        self.forget_labels()
         return self.store.triple_count()
 
     def close(self) -> None:

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kg_adapters._label_index import LabelIndex, normalize
 from kg_adapters._sparql import (
     MAX_ROWS,
     Bindings,
     Term,
+    _from,
     batched,
     describe_query,
     exact_label_query,
@@ -28,6 +30,7 @@ from kg_adapters._sparql import (
     neighbors_query,
     pick_label,
     relations_both_query,
+    values,
 )
 from kg_adapters.base import Direction, EntityId, EntityMatch, Hop, LiteralValue, Node, RelationId
 from kg_adapters.errors import KGResultTruncated
@@ -205,6 +208,8 @@ class SPARQLGraph:
         batch_size: Ids per ``VALUES`` block.
         neighbor_limit: Neighbours fetched per hop when the caller gives no limit.
         language: Preferred label language (overrides the profile's first choice).
+        index_labels: Read every name once into an in-memory index for linking (exact up to
+            case and language, then fuzzy); right for slices, not for a whole Freebase.
     """
 
     def __init__(
@@ -216,6 +221,7 @@ class SPARQLGraph:
         batch_size: int = 100,
         neighbor_limit: int = 200,
         language: str | None = None,
+        index_labels: bool = False,
     ) -> None:
         if batch_size < 1 or neighbor_limit < 1:
             raise ValueError("batch_size and neighbor_limit must be >= 1")
@@ -230,6 +236,8 @@ class SPARQLGraph:
             else profile.languages
         )
         self.neighbor_counts = _Counts()
+        self.index_labels = index_labels
+        self._index: LabelIndex | None = None
         self._pending_relations: dict[
             tuple[tuple[EntityId, ...], Direction],
             dict[Direction, dict[EntityId, tuple[RelationId, ...]]],
@@ -249,6 +257,8 @@ class SPARQLGraph:
         One query answers both directions; the other direction is kept for the next call with
         the same entities (the search asks for both in a row), so a depth costs one round trip.
         """
+        _check_direction(direction)
+        _check_limit(limit)
         key = tuple(dict.fromkeys(entities))
         both = self._pending_relations.pop((key, direction), None)
         if both is None:
@@ -292,6 +302,9 @@ class SPARQLGraph:
         (a hub) does a COUNT query find each hop's fan-out; then hops under the limit are fetched
         together and larger ones one by one with ``LIMIT``, so a hub cannot crowd out the others.
         """
+        _check_limit(limit)
+        for hop in hops:
+            _check_direction(hop.direction)
         cap = self.neighbor_limit if limit is None else limit
         result: dict[Hop, tuple[Node, ...]] = {hop: () for hop in hops}
         self.neighbor_counts.last = {}
@@ -382,12 +395,19 @@ class SPARQLGraph:
         return out
 
     def search_entities(self, text: str, *, limit: int = 10) -> list[EntityMatch]:
-        """Entities whose name or alias equals ``text`` (as written, then lower-cased)."""
-        text = text.strip()
+        """Entities whose name or alias equals ``text`` up to case.
+
+        With ``index_labels`` every name is indexed in memory once (exact, case- and language-
+        insensitive, then fuzzy BM25 matches); otherwise the store is asked for the text as
+        written and in its lower, upper and title case, in the preferred languages.
+        """
+        text = _printable(text).strip()
         if not text:
             return []
+        if self.index_labels:
+            return self._label_index().search(text, limit=limit)
         found: dict[str, EntityMatch] = {}
-        for variant in dict.fromkeys([text, text.lower(), text.title()]):
+        for variant in _case_variants(text):
             for entity, label in self._exact(variant, limit=limit * 4):
                 found.setdefault(entity, EntityMatch(entity, label, 1.0, exact=True))
         return sorted(found.values(), key=lambda m: m.id)[:limit]
@@ -399,7 +419,9 @@ class SPARQLGraph:
 
         The longest non-overlapping matches win, left to right.
         """
-        words = re.findall(r"[\w'’.-]+", text)
+        if self.index_labels:
+            return self._label_index().find_mentions(text, max_tokens=max(max_tokens, 10))
+        words = re.findall(r"[\w'’.-]+", _printable(text))
         grams: dict[str, tuple[int, int]] = {}
         for size in range(min(max_tokens, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
@@ -409,7 +431,8 @@ class SPARQLGraph:
         if not grams:
             return []
         matches: dict[str, list[EntityMatch]] = {}
-        for chunk in batched(list(grams), 200):
+        variants = {v: gram for gram in grams for v in _case_variants(gram)}
+        for chunk in batched(list(variants), 200):
             query = exact_label_query_many(
                 chunk,
                 self.profile.label_predicates + self.profile.alias_predicates,
@@ -420,7 +443,8 @@ class SPARQLGraph:
                 entity, label = row.get("e"), row.get("label")
                 if isinstance(entity, str) and isinstance(label, LiteralValue):
                     short = self.profile.entity_of(entity)
-                    bucket = matches.setdefault(label.lexical, [])
+                    gram = variants.get(label.lexical, label.lexical)
+                    bucket = matches.setdefault(gram, [])
                     if all(m.id != short for m in bucket):
                         bucket.append(EntityMatch(short, label.lexical, 1.0, exact=True))
         taken: set[int] = set()
@@ -429,7 +453,7 @@ class SPARQLGraph:
             if gram in matches and not taken.intersection(range(start, end)):
                 taken.update(range(start, end))
                 chosen.append((start, gram, sorted(matches[gram], key=lambda m: m.id)))
-        return [(gram, found) for _, gram, found in sorted(chosen)]
+        return [(normalize(gram), found) for _, gram, found in sorted(chosen)]
 
     def describe(
         self, entities: Sequence[EntityId], *, limit: int = 5
@@ -456,6 +480,32 @@ class SPARQLGraph:
         }
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _label_index(self) -> LabelIndex:
+        if self._index is None:
+            labels: dict[str, list[LiteralValue]] = {}
+            aliases: dict[str, list[str]] = {}
+            predicates = (*self.profile.label_predicates, *self.profile.alias_predicates)
+            query = (
+                f"SELECT DISTINCT ?e ?p ?label {_from(self.graph)}WHERE {{ "
+                f"{values('p', predicates)} ?e ?p ?label . FILTER(isLiteral(?label)) }}"
+            )
+            for row in self.source.select(query).rows:
+                entity, predicate, label = row.get("e"), row.get("p"), row.get("label")
+                if isinstance(entity, str) and isinstance(label, LiteralValue):
+                    short = self.profile.entity_of(entity)
+                    aliases.setdefault(short, []).append(label.lexical)
+                    if predicate in self.profile.label_predicates:
+                        labels.setdefault(short, []).append(label)
+            self._index = LabelIndex(
+                (e, pick_label(labels.get(e, []), self.languages), names)
+                for e, names in aliases.items()
+            )
+        return self._index
+
+    def forget_labels(self) -> None:
+        """Drop the in-memory label index (after the store changed)."""
+        self._index = None
 
     def _rows_per_chunk(
         self, iris: list[str], build: Callable[[Sequence[str]], str]
@@ -577,6 +627,25 @@ def _chunks_by_total(
         running += counts[pair]
     if group:
         yield group
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in ("out", "in"):
+        raise ValueError(f"direction must be 'out' or 'in', not {direction!r}")
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, not {limit}")
+
+
+def _printable(text: str) -> str:
+    """Drop control characters: no name contains them, and some stores choke on them."""
+    return "".join(ch for ch in text if ch >= " " or ch in "\t\n")
+
+
+def _case_variants(text: str) -> list[str]:
+    return list(dict.fromkeys([text, text.lower(), text.upper(), text.title()]))
 
 
 _DROPPED_TYPES = frozenset({"ExternalId", "Url", "CommonsMedia", "GeoShape", "TabularData"})

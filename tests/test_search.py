@@ -93,9 +93,14 @@ class Graph:
         match step:
             case GetLabels(ids=ids):
                 return {i: self.labels[i] for i in ids if i in self.labels}
-            case ListRelations(entities=entities, direction=direction):
-                index = self.out if direction == "out" else self.inc
-                return {e: tuple(sorted(index.get(e, {}))) for e in entities}
+            case ListRelations(entities=entities, directions=directions):
+                return {
+                    d: {
+                        e: tuple(sorted((self.out if d == "out" else self.inc).get(e, {})))
+                        for e in entities
+                    }
+                    for d in directions
+                }
             case ListNeighbors(hops=hops, limit=limit):
                 found: dict[Hop, tuple[Node, ...]] = {}
                 for hop in hops:
@@ -213,8 +218,10 @@ def test_one_depth_exact_batches_incoming_edge_and_sufficient_stop() -> None:
     # Topic labels first, then relations both ways in one batch.
     assert next(flow) == (GetLabels(("m.nolan",)),)
     batch = flow.send([{"m.nolan": "Christopher Nolan"}])
-    assert batch == (ListRelations(("m.nolan",), "out"), ListRelations(("m.nolan",), "in"))
-    batch = flow.send([{"m.nolan": ("people.born_in",)}, {"m.nolan": ("film.directed_by",)}])
+    assert batch == (ListRelations(("m.nolan",), ("out", "in")),)
+    batch = flow.send(
+        [{"out": {"m.nolan": ("people.born_in",)}, "in": {"m.nolan": ("film.directed_by",)}}]
+    )
     assert batch == (GetLabels(("film.directed_by", "people.born_in")),)
     batch = flow.send([{"film.directed_by": "directed by", "people.born_in": "born in"}])
 
@@ -744,7 +751,7 @@ def test_literal_tails_are_not_expanded_at_the_next_depth() -> None:
     outcome = graph.run(flow_for("q", ["A"], width=2, depth=2), never_sufficient)
     assert {p.tail for p in outcome.depths[0].beam} == {LiteralValue("1999"), "B"}
     relation_steps = [s for b in graph.batches for s in b if isinstance(s, ListRelations)]
-    assert [s.entities for s in relation_steps] == [("A",), ("A",), ("B",), ("B",)]
+    assert [s.entities for s in relation_steps] == [("A",), ("B",)]
 
 
 # --- cycle guard ---------------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from tog.errors import OutputParseError
 from tog.llm.base import ChatRequest, Completion, LLMTask, Sampling, task_name
 from tog.paths import Note, ParseRecord, display
 from tog.scoring import TextScorer
-from tog.steps import AskLLM, Flow, GetLabels, ListNeighbors, ListRelations
+from tog.steps import (
+    AskLLM,
+    Flow,
+    GetLabels,
+    ListNeighbors,
+    ListRelations,
+    RelationsByDirection,
+)
 from tog.templates import PromptSet
 
 PruneMode = Literal["llm", "bm25", "embedding"]
@@ -105,9 +112,9 @@ def list_relations(
     entities: Sequence[EntityId],
 ) -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
     ids = tuple(entities)
-    results = yield (ListRelations(ids, "out"), ListRelations(ids, "in"))
-    outgoing = cast(Mapping[EntityId, tuple[RelationId, ...]], results[0])
-    incoming = cast(Mapping[EntityId, tuple[RelationId, ...]], results[1])
+    results = yield (ListRelations(ids),)
+    both = cast(RelationsByDirection, results[0])
+    outgoing, incoming = both.get("out", {}), both.get("in", {})
     found: dict[EntityId, list[tuple[RelationId, Direction]]] = {}
     for entity in ids:
         pairs: list[tuple[RelationId, Direction]] = [(r, "out") for r in outgoing.get(entity, ())]

@@ -47,8 +47,8 @@ def run_step(
 ) -> StepResult:
     """Run one step synchronously."""
     match step:
-        case ListRelations(entities=entities, direction=direction, limit=limit):
-            return kg.relations(entities, direction=direction, limit=limit)
+        case ListRelations(entities=entities, directions=directions, limit=limit):
+            return {d: kg.relations(entities, direction=d, limit=limit) for d in directions}
         case ListNeighbors(hops=hops, limit=limit):
             return kg.neighbors(hops, limit=limit)
         case GetLabels(ids=ids):
@@ -117,8 +117,8 @@ async def arun_step(
 ) -> StepResult:
     """Run one step on async backends (embeddings run in a worker thread)."""
     match step:
-        case ListRelations(entities=entities, direction=direction, limit=limit):
-            return await kg.relations(entities, direction=direction, limit=limit)
+        case ListRelations(entities=entities, directions=directions, limit=limit):
+            return {d: await kg.relations(entities, direction=d, limit=limit) for d in directions}
         case ListNeighbors(hops=hops, limit=limit):
             return await kg.neighbors(hops, limit=limit)
         case GetLabels(ids=ids):

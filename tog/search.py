@@ -177,8 +177,10 @@ def _outcome(
     records: list[DepthRecord],
 ) -> SearchOutcome:
     source: AnswerSource = "kg_paths" if evidence else "llm_knowledge"
-    # A compound node's description is a display text, never a name to give as an answer.
-    answers = tuple(a for a in answers if not a.startswith(COMPOUND_PREFIX))
+    # A compound node's description is a display text, never a name to give as an answer; and
+    # where the KG tells compound nodes apart (``describe``), an unnamed node's id is no name.
+    unnamed = state.unlabelled if state.describe else set()
+    answers = tuple(a for a in answers if not a.startswith(COMPOUND_PREFIX) and a not in unnamed)
     return SearchOutcome(
         answers=answers,
         rationale=rationale,

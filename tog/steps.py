@@ -17,10 +17,13 @@ from tog.llm.base import ChatRequest, Completion
 
 @dataclass(frozen=True, slots=True)
 class ListRelations:
-    """Relations of ``entities`` in one ``direction``."""
+    """Relations of ``entities`` in each of ``directions``.
+
+    One step, so a store that answers both directions in one query pays one round trip.
+    """
 
     entities: tuple[EntityId, ...]
-    direction: Direction
+    directions: tuple[Direction, ...] = ("out", "in")
     limit: int | None = None
 
 
@@ -89,8 +92,10 @@ Step: TypeAlias = (
 Batch: TypeAlias = tuple[Step, ...]
 
 Mentions: TypeAlias = list[tuple[str, list[EntityMatch]]]
+RelationsByDirection: TypeAlias = Mapping[Direction, Mapping[EntityId, tuple[RelationId, ...]]]
+
 StepResult: TypeAlias = (
-    Mapping[EntityId, tuple[RelationId, ...]]
+    RelationsByDirection
     | Mapping[Hop, tuple[Node, ...]]
     | Mapping[str, str]
     | list[EntityMatch]

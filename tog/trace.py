@@ -147,10 +147,10 @@ def _event(
                 completion_tokens=completion.completion_tokens if completion else 0,
                 attempts=completion.attempts if completion else 0,
             )
-        case ListRelations(entities=entities, direction=direction, limit=limit):
+        case ListRelations(entities=entities, directions=directions, limit=limit):
             return TraceEvent(
                 "relations",
-                {"entities": list(entities), "direction": direction, "limit": limit},
+                {"entities": list(entities), "directions": list(directions), "limit": limit},
                 to_json(result),
                 seconds,
                 err,

@@ -93,6 +93,10 @@ def test_check_iri_rejects_hostile_text():
 @given(st.text(max_size=200))
 @settings(max_examples=500, deadline=None)
 def test_string_literals_round_trip_through_a_real_parser(text: str):
+    if any(ch < " " and ch not in "\t\n\r\b\f" for ch in text):
+        with pytest.raises(ValueError, match="control characters"):
+            string_literal(text)
+        return
     store = pyoxigraph.Store()
     query = f"SELECT ?x WHERE {{ BIND({string_literal(text, language='en')} AS ?x) }}"
     [row] = list(store.query(query))
@@ -140,7 +144,7 @@ def test_freebase_profile_policy_and_short_ids():
         "m.02hrh0_": "Honolulu",
     }
     assert [m.id for m in kg.search_entities("Obama")] == ["m.02mjmr"]
-    assert kg.find_mentions("Where was Barack Obama born?")[0][0] == "Barack Obama"
+    assert kg.find_mentions("Where was barack obama born?")[0][0] == "barack obama"
 
 
 def test_parse_results_reads_every_term_type():

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import tog
-from kg_adapters import EntityMatch, Hop, LiteralValue, Node
+from kg_adapters import Direction, EntityMatch, Hop, LiteralValue, Node
 from kg_adapters.errors import KGResultTruncated
 from kg_adapters.freebase import FreebaseGraph
 from kg_adapters.sparql import FREEBASE, SPARQLGraph
@@ -83,7 +83,9 @@ def answerable(questions: list[dict[str, Any]], freebase_slice: Path) -> list[di
 # -- relations and the Freebase policy (tog_spec §6.2) -------------------------------------------
 
 
-def test_relations_of_obama_follow_the_policy(fb: FreebaseGraph, virtuoso_freebase: Virtuoso) -> None:
+def test_relations_of_obama_follow_the_policy(
+    fb: FreebaseGraph, virtuoso_freebase: Virtuoso
+) -> None:
     out = fb.relations([OBAMA], direction="out")[OBAMA]
     inc = fb.relations([OBAMA], direction="in")[OBAMA]
     for relations in (out, inc):
@@ -127,7 +129,9 @@ def test_neighbors_reach_the_cvt_and_its_typed_date(fb: FreebaseGraph) -> None:
     assert got[born] == (LiteralValue("1961-08-04", XSD_DATE),)
     start = Hop(PRESIDENCY_CVT, "government.government_position_held.from", "out")
     end = Hop(PRESIDENCY_CVT, "government.government_position_held.to", "out")
-    office = Hop(PRESIDENCY_CVT, "government.government_position_held.office_position_or_title", "out")
+    office = Hop(
+        PRESIDENCY_CVT, "government.government_position_held.office_position_or_title", "out"
+    )
     holder = Hop(OBAMA, "government.government_position_held.office_holder", "in")
     got = fb.neighbors([start, end, office, holder])
     assert got[start] == (LiteralValue("2009-01-20", XSD_DATE),)
@@ -183,14 +187,16 @@ def test_search_entities_by_name_and_alias(fb: FreebaseGraph) -> None:
     assert fb.search_entities("no such entity anywhere") == []
 
 
-def test_find_mentions_on_a_cwq_question(fb: FreebaseGraph, questions: list[dict[str, Any]]) -> None:
+def test_find_mentions_on_a_cwq_question(
+    fb: FreebaseGraph, questions: list[dict[str, Any]]
+) -> None:
     (question,) = [
         q for q in questions if q["id"] == "WebQTest-626_8c6b952c6bd963f0ece4e401c9eb731a"
     ]
     assert question["question"] == "What does the Missouri River bisect in the Central Time Zone?"
     mentions = fb.find_mentions(question["question"])
     found = {text: [m.id for m in matches] for text, matches in mentions}
-    assert found == {"Missouri River": ["m.04ykz"], "Central Time Zone": ["m.02fqwt"]}
+    assert found == {"missouri river": ["m.04ykz"], "central time zone": ["m.02fqwt"]}
     assert set(question["topic_entity"]) == {"m.04ykz", "m.02fqwt"}
 
 
@@ -221,7 +227,9 @@ def test_adapter_raises_rather_than_answer_from_a_capped_result(virtuoso_max10: 
     """The adapter does not page: a capped answer is an error, never a silently short one."""
     with FreebaseGraph(virtuoso_max10.sparql_url, graph=FREEBASE_GRAPH) as graph:
         # Michelle Obama: 2 predicates, under the cap.
-        assert graph.relations([MICHELLE], direction="out") == {MICHELLE: ("people.person.spouse_s",)}
+        assert graph.relations([MICHELLE], direction="out") == {
+            MICHELLE: ("people.person.spouse_s",)
+        }
         # Obama has 10 distinct predicates (7 after the policy): the raw result hits the cap.
         with pytest.raises(KGResultTruncated):
             graph.relations([OBAMA], direction="out")
@@ -239,16 +247,17 @@ def _parity_entities(answerable: list[dict[str, Any]]) -> list[str]:
     """CWQ topic entities that freebase_tiny.nt does not touch, plus the hub."""
     tiny = _tiny_mids()
     ids = sorted({m for q in answerable for m in q["topic_entity"]} - tiny)
-    return ids + [HUB.entity]
+    return [*ids, HUB.entity]
 
 
 def _same_answers(virt: SPARQLGraph, oxi: SPARQLGraph, entities: list[str]) -> list[Node]:
     """Assert the key calls agree on both servers; return every node reached."""
     hops: list[Hop] = []
-    for direction in ("out", "in"):
-        got = virt.relations(entities, direction=direction)  # type: ignore[arg-type]
-        assert got == oxi.relations(entities, direction=direction)  # type: ignore[arg-type]
-        hops += [Hop(e, r, direction) for e in entities for r in got[e]]  # type: ignore[arg-type]
+    directions: tuple[Direction, ...] = ("out", "in")
+    for direction in directions:
+        got = virt.relations(entities, direction=direction)
+        assert got == oxi.relations(entities, direction=direction)
+        hops += [Hop(e, r, direction) for e in entities for r in got[e]]
     nodes = virt.neighbors(hops, limit=50)
     counts = dict(virt.neighbor_counts.last)
     assert nodes == oxi.neighbors(hops, limit=50)
@@ -277,9 +286,11 @@ def test_oxigraph_freebase_gives_the_same_answers_as_virtuoso(
 def oxigraph_same_data(freebase_slice: Path) -> Iterator[SPARQLGraph]:
     """An Oxigraph server with exactly Virtuoso's data: slice.nt + freebase_tiny.nt."""
     _need_oxigraph()
-    with OxigraphServer([freebase_slice, FREEBASE_TINY]) as server:
-        with SPARQLEndpoint(server.query_url) as endpoint:
-            yield SPARQLGraph(endpoint, FREEBASE)
+    with (
+        OxigraphServer([freebase_slice, FREEBASE_TINY]) as server,
+        SPARQLEndpoint(server.query_url) as endpoint,
+    ):
+        yield SPARQLGraph(endpoint, FREEBASE)
 
 
 def test_typed_literals_are_the_same_from_both_servers(
@@ -287,7 +298,8 @@ def test_typed_literals_are_the_same_from_both_servers(
 ) -> None:
     """Virtuoso answers ``typed-literal``, Oxigraph ``literal`` + datatype: the adapter hides it."""
     raw, _ = virtuoso_freebase.query(
-        f"SELECT ?d WHERE {{ <{FB}{PRESIDENCY_CVT}> <{FB}government.government_position_held.from> ?d }}"
+        f"SELECT ?d WHERE {{ <{FB}{PRESIDENCY_CVT}> "
+        f"<{FB}government.government_position_held.from> ?d }}"
     )
     assert raw["results"]["bindings"][0]["d"]["type"] == "typed-literal"
     entities = [OBAMA, MICHELLE, PRESIDENCY_CVT, MARRIAGE_CVT, "m.09c7w0", "m.02hrh0_"]
@@ -333,7 +345,10 @@ def test_tog_never_answers_with_an_unnamed_node_id(
     leaked = {}
     for question in answerable:
         result = tog.answer(
-            question["question"], kg=fb, topic_entities=list(question["topic_entity"]), config=config
+            question["question"],
+            kg=fb,
+            topic_entities=list(question["topic_entity"]),
+            config=config,
         )
         bad = [a for a in result.answers if _UNNAMED_ID.match(a)]
         if bad:
