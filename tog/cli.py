@@ -203,7 +203,7 @@ def _ask_graph(
             if not any(graph.relations([t], direction=d)[t] for d in ("out", "in"))
         ]
         if unknown:
-            raise CLIError(f"topic entity not in the graph: {unknown[0]!r}")
+            raise CLIError(f"topic entity not in the graph (no relations): {unknown[0]!r}")
     client = None
     if llm_url is not None:
         client = OpenAICompatible(llm_url, model, api_key=api_key, timeout=timeout)
