@@ -512,13 +512,19 @@ class SPARQLGraph:
     ) -> Iterator[dict[str, Term]]:
         """Rows of ``build(chunk)`` over chunks of ids.
 
-        A chunk whose answer fills `MAX_ROWS` is split in halves and asked again, so no answer is
-        silently cut short.
+        A chunk whose answer fills `MAX_ROWS`, or hits the server's own row cap (Virtuoso's
+        ``ResultSetMaxRows``, reported by the endpoint), is split in halves and asked again, so
+        no answer is silently cut short; a single id that still overflows raises.
         """
         pending = list(batched(iris, self.batch_size))
         while pending:
             chunk = pending.pop(0)
-            rows = self.source.select(build(chunk)).rows
+            try:
+                rows = self.source.select(build(chunk)).rows
+            except KGResultTruncated:
+                if len(chunk) == 1:
+                    raise
+                rows = [{}] * MAX_ROWS  # the server's own row cap: split like our own
             if len(rows) >= MAX_ROWS:
                 if len(chunk) == 1:
                     raise KGResultTruncated(
