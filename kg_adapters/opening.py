@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kg_adapters.base import KnowledgeGraph
 
-SCHEMES = ("sparql+freebase:", "sparql+wikidata:", "sparql:", "oxigraph:", "oxigraph+")
+SCHEMES = ("sparql+freebase:", "sparql+wikidata:", "sparql:", "oxigraph:", "oxigraph+", "rdflib+")
 
 
 def is_graph_spec(text: str) -> bool:
@@ -47,6 +47,17 @@ def open_graph(spec: str, *, sep: str | None = None, format: str | None = None) 
         if profile not in (None, "freebase", "wikidata", "rdf"):
             raise ValueError(f"unknown profile {profile!r} in {spec!r}")
         return OxigraphGraph(path, profile=profile, read_only=True)  # type: ignore[arg-type]
+    if spec.startswith("rdflib+"):
+        from kg_adapters.rdflib_source import RDFLibSource
+        from kg_adapters.sparql import PROFILES, SPARQLGraph
+
+        scheme, _, path = spec.partition(":")
+        name = scheme.partition("+")[2]
+        if name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r} in {spec!r}")
+        return SPARQLGraph(
+            RDFLibSource.from_file(path, format=format), PROFILES[name], index_labels=True
+        )
     from kg_adapters.loading import load_graph
 
     return load_graph(spec, sep=sep, format=format)
