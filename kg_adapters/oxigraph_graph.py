@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -41,13 +42,24 @@ class OxigraphGraph(SPARQLGraph):
             self.store, PROFILES[profile or "rdf"], language=language, index_labels=True
         )
 
-    def load(self, file: str | Path, *, format: str | None = None) -> int:
+    def load(
+        self,
+        file: str | Path,
+        *,
+        format: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Bulk-load an RDF file (N-Triples, Turtle, N-Quads, RDF/XML; plain or ``.gz``).
+
+        Args:
+            file: The dump.
+            format: Overrides the format guessed from the extension.
+            progress: Called as ``progress(bytes_read, file_size)`` while loading.
 
         Returns:
             The number of triples in the store afterwards.
         """
-        self.store.load(file, format=format)
+        self.store.load(file, format=format, progress=progress)
         self.forget_labels()
         return self.store.triple_count()
 

@@ -8,12 +8,13 @@ languages are identical whichever way a query ran. Needs the ``think-on-graph[sp
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import IO, TYPE_CHECKING, Final, Self, cast
+from typing import IO, TYPE_CHECKING, Any, Final, Self, cast
 
 from kg_adapters._sparql import Bindings, parse_results
 from kg_adapters.errors import (
@@ -207,12 +208,20 @@ class OxigraphSource:
                 f"unreadable SPARQL-JSON from Oxigraph: {exc}", adapter=_ADAPTER, query=query
             ) from exc
 
-    def load(self, path: str | os.PathLike[str], *, format: str | None = None) -> None:
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Bulk-load an RDF file: N-Triples, Turtle, N-Quads or RDF/XML, plain or ``.gz``.
 
         Args:
             path: The file; its format comes from the extension (see `RDF_EXTENSIONS`).
             format: Overrides the extension: ``"nt"``, ``"turtle"``, ``"nq"``, ``"rdfxml"``...
+            progress: Called as ``progress(bytes_read, file_size)`` while the file is read (bytes
+                of the file on disk, so a ``.gz`` dump reports compressed bytes).
 
         Raises:
             ValueError: The source is read-only or closed.
@@ -227,11 +236,13 @@ class OxigraphSource:
         name = _format_name(file, format)
         rdf_format = _rdf_format(name)
         try:
-            if file.suffix.lower() == ".gz":
-                with gzip.open(file, "rb") as stream:
-                    store.bulk_load(cast(IO[bytes], stream), rdf_format)
-            else:
-                store.bulk_load(path=file, format=rdf_format)
+            with file.open("rb") as raw:
+                counted = _CountingReader(raw, file.stat().st_size, progress)
+                if file.suffix.lower() == ".gz":
+                    with gzip.GzipFile(fileobj=counted, mode="rb") as stream:
+                        store.bulk_load(cast(IO[bytes], stream), rdf_format)
+                else:
+                    store.bulk_load(cast(IO[bytes], counted), rdf_format)
         except (SyntaxError, ValueError, EOFError, gzip.BadGzipFile) as exc:
             message = " ".join(str(exc).split())
             raise KGLoadError(
@@ -295,3 +306,26 @@ def _json(data: bytes | None) -> object:
         raise KGDataError("Oxigraph serialized no results", adapter=_ADAPTER)
     parsed: object = json.loads(data)
     return parsed
+
+
+class _CountingReader(io.RawIOBase):
+    """A read-only stream that reports how many bytes of the underlying file were read."""
+
+    def __init__(
+        self, raw: IO[bytes], size: int, progress: Callable[[int, int], None] | None
+    ) -> None:
+        self._raw = raw
+        self._size = size
+        self._progress = progress
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._read += len(data)
+        if self._progress is not None:
+            self._progress(self._read, self._size)
+        return len(data)

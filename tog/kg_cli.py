@@ -133,9 +133,20 @@ def load(
             raise typer.Exit(1)
         from kg_adapters.oxigraph_store import OxigraphSource
 
-        typer.echo(f"loading {dump} into Oxigraph at {location} ...", err=True)
-        with OxigraphSource(location) as store:
-            store.load(dump)
+        size = dump.stat().st_size
+        with (
+            OxigraphSource(location) as store,
+            typer.progressbar(
+                length=size, label=f"loading {dump.name}", file=sys.stderr, show_pos=True
+            ) as bar,
+        ):
+            done = [0]
+
+            def advance(read: int, _total: int) -> None:
+                bar.update(read - done[0])
+                done[0] = read
+
+            store.load(dump, progress=advance)
             count = store.triple_count()
         typer.echo(f"{count:,} triples in {location} ({time.perf_counter() - start:.1f} s)")
         return

@@ -200,3 +200,23 @@ def test_same_bindings_as_the_http_path(files: dict[str, Path]) -> None:
         remote = SPARQLEndpoint("http://127.0.0.1:7878/query", client=client).select(FACTS)
     assert source.select(FACTS) == remote
     source.close()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_load_reports_progress_in_file_bytes(tmp_path, compressed: bool) -> None:
+    lines = "".join(f"<http://x/s{i}> <http://x/p> <http://x/o{i}> .\n" for i in range(5000))
+    path = tmp_path / ("big.nt.gz" if compressed else "big.nt")
+    if compressed:
+        with gzip.open(path, "wt", encoding="utf-8") as stream:
+            stream.write(lines)
+    else:
+        path.write_text(lines, encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+    with OxigraphSource() as store:
+        store.load(path, progress=lambda read, total: seen.append((read, total)))
+        assert store.triple_count() == 5000
+    size = path.stat().st_size
+    assert seen, "progress was reported"
+    assert all(total == size for _, total in seen)
+    assert [read for read, _ in seen] == sorted(read for read, _ in seen)
+    assert seen[-1][0] == size
