@@ -421,7 +421,8 @@ class SPARQLGraph:
         """
         if self.index_labels:
             return self._label_index().find_mentions(text, max_tokens=max(max_tokens, 10))
-        words = re.findall(r"[\w'’.-]+", _printable(text))
+        # "the Dark Knight's writer": a possessive is not part of the name ("O'Brien" stays).
+        words = [_POSSESSIVE.sub("", w) for w in re.findall(r"[\w'’.-]+", _printable(text))]
         grams: dict[str, tuple[int, int]] = {}
         for size in range(min(max_tokens, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
@@ -633,6 +634,9 @@ def _chunks_by_total(
         running += counts[pair]
     if group:
         yield group
+
+
+_POSSESSIVE = re.compile(r"['’]s$|['’]$", re.IGNORECASE)
 
 
 def _check_direction(direction: str) -> None:
