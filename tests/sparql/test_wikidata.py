@@ -169,3 +169,19 @@ def test_tog_answers_offline_over_wikidata(
     assert result.topic_entities == {topic: wd.labels([topic])[topic]}
     assert result.usage.kg_calls > 0
     assert result.paths
+
+
+# -- descriptions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_descriptions_from_schema_description(wd: WikidataGraph, wd_de: WikidataGraph) -> None:
+    assert wd.descriptions(["Q42", "Q99999999", "nope"]) == {
+        "Q42": "English science fiction writer and humorist (1952–2001)"
+    }
+    # No German description in the fixture: the English one is the fallback.
+    assert wd_de.descriptions(["Q5", "Q142"]) == {
+        "Q5": "common name of Homo sapiens",
+        "Q142": "country in Western Europe",
+    }
+    assert wd_de.descriptions(["Q99999999"]) == {}
