@@ -372,13 +372,20 @@ class SPARQLGraph:
 
     def labels(self, ids: Sequence[str]) -> Mapping[str, str]:
         """Names in the preferred language; ids without a name are absent."""
+        return self.text_values(ids, self.profile.label_predicates)
+
+    def text_values(self, ids: Sequence[str], predicates: Sequence[str]) -> Mapping[str, str]:
+        """One text per id from ``predicates`` (names, descriptions), in the preferred language.
+
+        One ``VALUES`` query per batch; the language falls back as for labels (preferred, the
+        profile's order, then any). Invalid ids are never sent; ids without a value are absent.
+        """
         by_iri: dict[str, list[str]] = {}
         for ident in dict.fromkeys(ids):
             target = self.profile.label_iri(ident)
             if target is not None:
                 by_iri.setdefault(target, []).append(ident)
         values: dict[str, list[LiteralValue]] = {}
-        predicates = self.profile.label_predicates
         for row in self._rows_per_chunk(
             list(by_iri),
             lambda chunk: labels_query(chunk, predicates, limit=MAX_ROWS, graph=self.graph),

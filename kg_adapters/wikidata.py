@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kg_adapters._sparql import MAX_ROWS, labels_query, pick_label
-from kg_adapters.base import EntityMatch, LiteralValue
+from kg_adapters.base import EntityMatch
 from kg_adapters.errors import KGConnectionError, KGDataError, KGError, KGQueryError, KGTimeout
 from kg_adapters.sparql import WIKIDATA, SPARQLGraph, _printable
 from kg_adapters.sparql_http import (
@@ -136,32 +135,10 @@ class WikidataGraph(SPARQLGraph):
     def descriptions(self, ids: Sequence[str]) -> Mapping[str, str]:
         """``schema:description`` of entity (or property) ids, in the preferred language.
 
-        One ``VALUES`` query per batch; the language fallback is the same as `labels`
-        (preferred, then the profile's order, then any). Invalid ids are never sent; ids without
-        a description are absent.
+        Batched like `labels`, with the same language fallback; invalid ids are never sent, ids
+        without a description are absent.
         """
-        by_iri: dict[str, list[str]] = {}
-        for ident in dict.fromkeys(ids):
-            target = self.profile.label_iri(ident)
-            if target is not None:
-                by_iri.setdefault(target, []).append(ident)
-        found: dict[str, list[LiteralValue]] = {}
-        for row in self._rows_per_chunk(
-            list(by_iri),
-            lambda chunk: labels_query(
-                chunk, (SCHEMA_DESCRIPTION,), limit=MAX_ROWS, graph=self.graph
-            ),
-        ):
-            entity, text = row.get("e"), row.get("label")
-            if isinstance(entity, str) and isinstance(text, LiteralValue):
-                found.setdefault(entity, []).append(text)
-        out: dict[str, str] = {}
-        for target, literals in found.items():
-            chosen = pick_label(literals, self.languages)
-            if chosen:
-                for ident in by_iri.get(target, ()):
-                    out[ident] = chosen
-        return out
+        return self.text_values(ids, (SCHEMA_DESCRIPTION,))
 
     # --- entity search ----------------------------------------------------------------------
 
