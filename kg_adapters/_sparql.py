@@ -201,6 +201,21 @@ def exact_label_query(
     )
 
 
+def exact_labels_query(
+    texts: Sequence[str],
+    predicates: Sequence[str],
+    languages: Sequence[str | None],
+    *,
+    graph: str | None = None,
+) -> str:
+    """Entities whose name equals any of ``texts`` (one query for a whole question's n-grams)."""
+    literals = " ".join(string_literal(text, language=lang) for text in texts for lang in languages)
+    return (
+        f"SELECT DISTINCT ?e ?label {_from(graph)}WHERE {{ VALUES ?label {{ {literals} }} "
+        f"{values('p', predicates)} ?e ?p ?label . }} LIMIT {50 * max(1, len(texts))}"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Bindings:
     """Parsed SPARQL-JSON rows, plus whether the server said it capped the result."""

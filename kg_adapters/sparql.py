@@ -24,6 +24,7 @@ from kg_adapters._sparql import (
     batched,
     describe_query,
     exact_label_query,
+    exact_labels_query,
     labels_query,
     neighbor_counts_query,
     neighbors_both_query,
@@ -441,7 +442,7 @@ class SPARQLGraph:
         matches: dict[str, list[EntityMatch]] = {}
         variants = {v: gram for gram in grams for v in _case_variants(gram)}
         for chunk in batched(list(variants), 200):
-            query = exact_label_query_many(
+            query = exact_labels_query(
                 chunk,
                 self.profile.label_predicates + self.profile.alias_predicates,
                 self.languages,
@@ -714,20 +715,3 @@ _STOP = frozenset(
         "from",
     ]
 )
-
-
-def exact_label_query_many(
-    texts: Sequence[str],
-    predicates: Sequence[str],
-    languages: Sequence[str | None],
-    *,
-    graph: str | None = None,
-) -> str:
-    """Entities whose name equals any of ``texts`` (one query for a whole question's n-grams)."""
-    from kg_adapters._sparql import _from, string_literal, values
-
-    literals = " ".join(string_literal(text, language=lang) for text in texts for lang in languages)
-    return (
-        f"SELECT DISTINCT ?e ?label {_from(graph)}WHERE {{ VALUES ?label {{ {literals} }} "
-        f"{values('p', predicates)} ?e ?p ?label . }} LIMIT {50 * max(1, len(texts))}"
-    )
