@@ -47,7 +47,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT: Final = "think-on-graph/0.1 (+https://pypi.org/project/think-on-graph/)"
+DEFAULT_USER_AGENT: Final = "think-on-graph/0.1 (Python KGQA library; think-on-graph on PyPI)"
 """Sent with every request; public endpoints (Wikidata) block anonymous clients."""
 
 _ADAPTER: Final = "sparql"
