@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
 import httpx
 
@@ -53,18 +51,3 @@ class FreebaseGraph(SPARQLGraph):
             batch_size=batch_size,
             neighbor_limit=neighbor_limit,
         )
-
-    def close(self) -> None:
-        """Close the HTTP client (if this graph created it)."""
-        self.endpoint.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

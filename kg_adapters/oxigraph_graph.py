@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from kg_adapters.oxigraph_store import OxigraphSource
 from kg_adapters.sparql import PROFILES, SPARQLGraph
@@ -62,18 +61,3 @@ class OxigraphGraph(SPARQLGraph):
         self.store.load(file, format=format, progress=progress)
         self.forget_labels()
         return self.store.triple_count()
-
-    def close(self) -> None:
-        """Close the store (releases the folder lock)."""
-        self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

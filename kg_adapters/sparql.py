@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from kg_adapters._label_index import LabelIndex, normalize
 from kg_adapters._sparql import (
@@ -247,6 +248,23 @@ class SPARQLGraph:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r}, profile={self.profile.name!r})"
+
+    def close(self) -> None:
+        """Close the source (an HTTP client this graph created, or a store's folder lock)."""
+        close = getattr(self.source, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # --- the protocol -----------------------------------------------------------------------
 
