@@ -68,6 +68,17 @@ def require_binary(name: str, found: str | None, install: str) -> str:
     pytest.skip(message)
 
 
+def need_virtuoso() -> None:
+    """Skip (fail under CI) unless Virtuoso's server and SQL client are installed."""
+    found = virtuoso_binaries()
+    require_binary("virtuoso-t / isql-vt", found[0] if found else None, VIRTUOSO_INSTALL)
+
+
+def need_oxigraph() -> None:
+    """Skip (fail under CI) unless the ``oxigraph`` server binary is installed."""
+    require_binary("oxigraph", oxigraph_binary(), OXIGRAPH_INSTALL)
+
+
 def http_get(url: str, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> Any:
     """GET ``url``; returns the response (already read into ``.body``) or raises URLError."""
     request = urllib.request.Request(url, headers=dict(headers or {}))

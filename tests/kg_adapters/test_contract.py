@@ -23,13 +23,10 @@ from kg_adapters import (
     Triple,
 )
 from tests.services import (
-    OXIGRAPH_INSTALL,
-    VIRTUOSO_INSTALL,
     OxigraphServer,
     Virtuoso,
-    oxigraph_binary,
-    require_binary,
-    virtuoso_binaries,
+    need_oxigraph,
+    need_virtuoso,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -163,8 +160,7 @@ BUILDERS: dict[str, Callable[[], Case]] = {
 @pytest.fixture(scope="session")
 def virtuoso_tiny() -> Iterator[Virtuoso]:
     """A scratch Virtuoso 7 with tiny_kg.ttl bulk-loaded into the named graph TINY_GRAPH."""
-    found = virtuoso_binaries()
-    require_binary("virtuoso-t / isql-vt", found[0] if found else None, VIRTUOSO_INSTALL)
+    need_virtuoso()
     with Virtuoso(
         default_graph=TINY_GRAPH, number_of_buffers=2_000, max_dirty_buffers=1_200
     ) as server:
@@ -175,7 +171,7 @@ def virtuoso_tiny() -> Iterator[Virtuoso]:
 @pytest.fixture(scope="session")
 def oxigraph_tiny() -> Iterator[OxigraphServer]:
     """A read-only Oxigraph server with tiny_kg.ttl in its default graph."""
-    require_binary("oxigraph", oxigraph_binary(), OXIGRAPH_INSTALL)
+    need_oxigraph()
     with OxigraphServer([TTL]) as server:
         yield server
 

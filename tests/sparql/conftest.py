@@ -12,28 +12,16 @@ import pytest
 
 from tests.services import (
     FREEBASE_GRAPH,
-    OXIGRAPH_INSTALL,
-    VIRTUOSO_INSTALL,
     OxigraphServer,
     Virtuoso,
-    oxigraph_binary,
-    require_binary,
-    virtuoso_binaries,
+    need_oxigraph,
+    need_virtuoso,
 )
 from tests.shared_data import DATA, require
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FREEBASE_TINY = FIXTURES / "freebase_tiny.nt"
 WIKIDATA_TINY = FIXTURES / "wikidata_tiny.ttl"
-
-
-def _need_virtuoso() -> None:
-    found = virtuoso_binaries()
-    require_binary("virtuoso-t / isql-vt", found[0] if found else None, VIRTUOSO_INSTALL)
-
-
-def _need_oxigraph() -> None:
-    require_binary("oxigraph", oxigraph_binary(), OXIGRAPH_INSTALL)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +33,7 @@ def freebase_slice() -> Path:
 @pytest.fixture(scope="session")
 def virtuoso_freebase(freebase_slice: Path) -> Iterator[Virtuoso]:
     """Virtuoso with slice.nt + freebase_tiny.nt in graph <http://rdf.freebase.com/>."""
-    _need_virtuoso()
+    need_virtuoso()
     with Virtuoso(default_graph=FREEBASE_GRAPH) as server:
         server.load(freebase_slice, FREEBASE_GRAPH)
         server.load(FREEBASE_TINY, FREEBASE_GRAPH)
@@ -55,7 +43,7 @@ def virtuoso_freebase(freebase_slice: Path) -> Iterator[Virtuoso]:
 @pytest.fixture(scope="session")
 def oxigraph_wikidata() -> Iterator[OxigraphServer]:
     """A read-only Oxigraph server over wikidata_tiny.ttl (default graph)."""
-    _need_oxigraph()
+    need_oxigraph()
     with OxigraphServer([WIKIDATA_TINY]) as server:
         yield server
 
@@ -63,6 +51,6 @@ def oxigraph_wikidata() -> Iterator[OxigraphServer]:
 @pytest.fixture(scope="session")
 def oxigraph_freebase(freebase_slice: Path) -> Iterator[OxigraphServer]:
     """A read-only Oxigraph server over slice.nt (default graph)."""
-    _need_oxigraph()
+    need_oxigraph()
     with OxigraphServer([freebase_slice]) as server:
         yield server

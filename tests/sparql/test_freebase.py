@@ -22,9 +22,9 @@ from kg_adapters.errors import KGResultTruncated
 from kg_adapters.freebase import FreebaseGraph
 from kg_adapters.sparql import FREEBASE, SPARQLGraph
 from kg_adapters.sparql_http import SPARQLEndpoint
-from tests.services import FREEBASE_GRAPH, OxigraphServer, Virtuoso
+from tests.services import FREEBASE_GRAPH, OxigraphServer, Virtuoso, need_oxigraph, need_virtuoso
 from tests.shared_data import DATA, require
-from tests.sparql.conftest import FREEBASE_TINY, _need_oxigraph, _need_virtuoso
+from tests.sparql.conftest import FREEBASE_TINY
 
 pytestmark = pytest.mark.server
 
@@ -206,7 +206,7 @@ def test_find_mentions_on_a_cwq_question(
 @pytest.fixture(scope="module")
 def virtuoso_max10() -> Iterator[Virtuoso]:
     """A small Virtuoso whose ResultSetMaxRows is 10, with freebase_tiny.nt only."""
-    _need_virtuoso()
+    need_virtuoso()
     with Virtuoso(result_set_max_rows=10) as server:
         server.load(FREEBASE_TINY, FREEBASE_GRAPH)
         yield server
@@ -289,7 +289,7 @@ def test_oxigraph_freebase_gives_the_same_answers_as_virtuoso(
 @pytest.fixture(scope="module")
 def oxigraph_same_data(freebase_slice: Path) -> Iterator[SPARQLGraph]:
     """An Oxigraph server with exactly Virtuoso's data: slice.nt + freebase_tiny.nt."""
-    _need_oxigraph()
+    need_oxigraph()
     with (
         OxigraphServer([freebase_slice, FREEBASE_TINY]) as server,
         SPARQLEndpoint(server.query_url) as endpoint,

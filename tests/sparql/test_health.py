@@ -15,8 +15,14 @@ from kg_adapters.freebase import FreebaseGraph
 from kg_adapters.health import check_graph
 from kg_adapters.sparql import FREEBASE, SPARQLGraph
 from kg_adapters.sparql_http import SPARQLEndpoint
-from tests.services import FREEBASE_GRAPH, OxigraphServer, Virtuoso, sparql_json
-from tests.sparql.conftest import _need_oxigraph, _need_virtuoso
+from tests.services import (
+    FREEBASE_GRAPH,
+    OxigraphServer,
+    Virtuoso,
+    need_oxigraph,
+    need_virtuoso,
+    sparql_json,
+)
 
 pytestmark = pytest.mark.server
 
@@ -53,7 +59,7 @@ def nameless_dump(freebase_slice: Path, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def oxigraph_nameless(nameless_dump: Path) -> Iterator[OxigraphServer]:
-    _need_oxigraph()
+    need_oxigraph()
     with OxigraphServer([nameless_dump]) as server:
         yield server
 
@@ -135,7 +141,7 @@ def test_check_graph_on_healthy_and_broken_stores(
 
 
 def test_check_graph_on_an_empty_store() -> None:
-    _need_oxigraph()
+    need_oxigraph()
     with (
         OxigraphServer([], read_only=False) as server,
         SPARQLEndpoint(server.query_url) as endpoint,
@@ -191,7 +197,7 @@ def test_load_into_oxigraph_then_ask(freebase_slice: Path, tmp_path: Path) -> No
 
 @pytest.fixture
 def fresh_virtuoso() -> Iterator[Virtuoso]:
-    _need_virtuoso()
+    need_virtuoso()
     with Virtuoso() as server:
         yield server
 

@@ -16,9 +16,11 @@ from tests.services import (
     ServiceError,
     Virtuoso,
     free_port,
+    need_oxigraph,
+    need_virtuoso,
     sparql_json,
 )
-from tests.sparql.conftest import FREEBASE_TINY, WIKIDATA_TINY, _need_oxigraph, _need_virtuoso
+from tests.sparql.conftest import FREEBASE_TINY, WIKIDATA_TINY
 
 pytestmark = pytest.mark.server
 
@@ -102,7 +104,7 @@ def test_virtuoso_load_refuses_a_broken_file(virtuoso_freebase: Virtuoso, tmp_pa
 @pytest.fixture
 def virtuoso_max10() -> Iterator[Virtuoso]:
     """A second, small Virtuoso whose ResultSetMaxRows is 10."""
-    _need_virtuoso()
+    need_virtuoso()
     with Virtuoso(result_set_max_rows=10) as server:
         server.load(FREEBASE_TINY, FREEBASE_GRAPH)
         yield server
@@ -162,7 +164,7 @@ def test_oxigraph_freebase_slice(oxigraph_freebase: OxigraphServer, freebase_sli
 
 
 def test_oxigraph_loads_gzip_and_serves_read_write(tmp_path: Path) -> None:
-    _need_oxigraph()
+    need_oxigraph()
     packed = tmp_path / "freebase_tiny.nt.gz"
     with FREEBASE_TINY.open("rb") as src, gzip.open(packed, "wb") as dst:
         shutil.copyfileobj(src, dst)
