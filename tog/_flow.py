@@ -112,6 +112,8 @@ def list_relations(
     entities: Sequence[EntityId],
 ) -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
     ids = tuple(entities)
+    if not ids:
+        return {}
     results = yield (ListRelations(ids),)
     both = cast(RelationsByDirection, results[0])
     outgoing, incoming = both.get("out", {}), both.get("in", {})

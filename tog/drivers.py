@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
 from contextlib import closing
 from typing import Any, TypeVar, assert_never, cast
 
@@ -20,6 +19,7 @@ from kg_adapters.base import (
     SupportsAsyncEntitySearch,
     SupportsDescribe,
     SupportsEntitySearch,
+    SupportsMentions,
 )
 from tog.embeddings import Embedder
 from tog.llm.base import AsyncChatModel, ChatModel, ChatRequest, Completion
@@ -56,7 +56,7 @@ def run_step(
         case SearchEntities(text=text, limit=limit):
             return cast(SupportsEntitySearch, kg).search_entities(text, limit=limit)
         case FindMentions(text=text):
-            return _find_mentions(kg)(text)
+            return cast(SupportsMentions, kg).find_mentions(text)
         case Describe(entities=entities, limit=limit):
             return cast(SupportsDescribe, kg).describe(entities, limit=limit)
         case Embed(texts=texts):
@@ -71,10 +71,6 @@ def _embedder(embedder: Embedder | None) -> Embedder:
     if embedder is None:
         raise ValueError("the flow asked for embeddings but the driver was given no embedder")
     return embedder
-
-
-def _find_mentions(kg: object) -> Callable[[str], Mentions]:
-    return cast(Callable[[str], Mentions], kg.find_mentions)  # type: ignore[attr-defined]
 
 
 def drive(
@@ -126,7 +122,7 @@ async def arun_step(
         case SearchEntities(text=text, limit=limit):
             return await cast(SupportsAsyncEntitySearch, kg).search_entities(text, limit=limit)
         case FindMentions(text=text):
-            found = _find_mentions(kg)(text)
+            found = cast(SupportsMentions, kg).find_mentions(text)
             if inspect.isawaitable(found):
                 return cast(Mentions, await found)
             return found

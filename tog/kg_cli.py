@@ -9,9 +9,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    from kg_adapters.sparql import SPARQLGraph
 
 kg_app = typer.Typer(
     name="kg",
@@ -22,7 +25,7 @@ kg_app = typer.Typer(
 ProfileName = Literal["freebase", "wikidata", "rdf"]
 
 
-def _graph(target: str, profile: str, graph: str | None):  # type: ignore[no-untyped-def]
+def _graph(target: str, profile: str, graph: str | None) -> SPARQLGraph:
     """A `SPARQLGraph` for an endpoint URL or an Oxigraph folder, with the named profile."""
     from kg_adapters.sparql import PROFILES, SPARQLGraph
 
@@ -59,7 +62,7 @@ def check(
     try:
         report = check_graph(kg, sample=sample, min_name_coverage=min_names)
     finally:
-        _close(kg)
+        kg.close()
     for item in report.checks:
         typer.echo(f"{'ok  ' if item.ok else 'FAIL'}  {item.name:28} {item.detail}")
     if not report.ok:
@@ -90,7 +93,7 @@ def stats(
             f"ORDER BY DESC(?c) LIMIT {int(top)}"
         ).rows
     finally:
-        _close(kg)
+        kg.close()
 
     def number(value: object) -> str:
         return f"{int(float(value.lexical)):,}" if isinstance(value, LiteralValue) else "?"
@@ -199,12 +202,6 @@ def _load_virtuoso(
 
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
-
-
-def _close(kg: object) -> None:
-    close = getattr(kg, "close", None)
-    if callable(close):
-        close()
 
 
 if __name__ == "__main__":  # pragma: no cover

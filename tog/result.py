@@ -25,6 +25,7 @@ class ReasoningPath:
     score: float
     labels: Mapping[str, str] = field(default_factory=dict, repr=False)
     ends: tuple[Node, ...] = ()
+    end: Node | None = None
 
     def __iter__(self) -> Iterator[Triple]:
         return iter(self.triples)
@@ -81,25 +82,7 @@ class ReasoningPath:
         used = {path.topic, *(h.relation for h in path.hops), *(h.node for h in path.hops)}
         used.update(path.ends)
         mine = {k: labels[k] for k in used if isinstance(k, str) and k in labels}
-        return cls(path.topic, tuple(path.triples()), path.score, mine, path.ends)
-
-
-def _ends(path: ReasoningPath) -> list[tuple[Node]]:
-    if path.ends:
-        return [(n,) for n in path.ends]
-    if not path.triples:
-        return [(path.topic,)]
-    last = path.triples[-1]
-    previous = path.triples[-2] if len(path.triples) > 1 else None
-    start = path.topic if previous is None else _shared(previous, last)
-    return [(last.subject if last.object == start else last.object,)]
-
-
-def _shared(a: Triple, b: Triple) -> Node:
-    for node in (b.subject, b.object):
-        if node in (a.subject, a.object):
-            return node
-    return b.subject
+        return cls(path.topic, tuple(path.triples()), path.score, mine, path.ends, path.tail)
 
 
 @dataclass(frozen=True)
@@ -197,7 +180,10 @@ class Result:
         mine = tuple(
             p
             for p in self.paths
-            if any(norm_text(display(n, p.labels)) in wanted for (n,) in _ends(p))
+            if any(
+                norm_text(display(n, p.labels)) in wanted
+                for n in (p.ends or ((p.end,) if p.end is not None else ()))
+            )
         )
         return mine or self.paths
 

@@ -144,7 +144,6 @@ STOPWORDS = frozenset(
         "who",
         "whom",
         "whose",
-        "why",
         "will",
         "with",
         "would",
@@ -164,8 +163,6 @@ STOPWORDS = frozenset(
     ]
 )
 """English function words ignored when matching; "when", "where" and "why" are kept on purpose."""
-
-STOPWORDS = STOPWORDS - {"why"}
 
 
 def split_name(name: str) -> list[str]:

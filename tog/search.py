@@ -212,7 +212,7 @@ def _explore(state: FlowState, beam: list[Path], depth: int) -> Flow[_Explored]:
     else:
         frontier_of = [[p.tail] if not isinstance(p.tail, LiteralValue) else [] for p in beam]
     frontier = list(dict.fromkeys(e for ents in frontier_of for e in ents))
-    relations = yield from list_relations(frontier) if frontier else _nothing()
+    relations = yield from list_relations(frontier)
     yield from fetch_labels(state, sorted({r for pairs in relations.values() for r, _ in pairs}))
 
     # A. candidates per source (a path's tail entity in ToG; a chain in ToG-R)
@@ -293,11 +293,6 @@ def _backtracks(
         return False
     last = path.hops[-1]
     return relation == last.relation and direction != last.direction
-
-
-def _nothing() -> Flow[dict[EntityId, list[tuple[RelationId, Direction]]]]:
-    return {}
-    yield  # pragma: no cover - makes this a generator
 
 
 def _source_name(state: FlowState, path: Path, ents: Sequence[EntityId]) -> str:
