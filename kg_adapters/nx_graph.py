@@ -26,6 +26,7 @@ from kg_adapters.base import (
     Node,
     RelationId,
     Triple,
+    node_key,
 )
 from kg_adapters.errors import KGLoadError
 
@@ -37,12 +38,12 @@ _Adjacency = dict[EntityId, dict[RelationId, tuple[Node, ...]]]
 class NetworkXGraph:
     """The `KnowledgeGraph` reference adapter: a ``networkx.MultiDiGraph`` indexed for lookups.
 
-    Order: relations are sorted by id; the neighbours of a hop follow the graph's node and adjacency
-    order, which is essentially edge insertion order for graphs built by the ``from_*``
-    constructors (in-neighbours come in the order their nodes were first added). Literals never
-    have relations. Labels: a node's ``label`` attribute; else, when ``names_from_ids`` is set
-    (plain-name graphs such as MetaQA), the entity id itself; relation ids only through
-    ``relation_labels``. Optional capabilities: `search_entities`, `find_mentions`, `triples`.
+    Order: relations are sorted by id; the neighbours of a hop are in the canonical `node_key`
+    order (entities by id, then literals), as in every other adapter, so the same graph gives the
+    same answers whichever store holds it. Literals never have relations. Labels: a node's
+    ``label`` attribute; else, when ``names_from_ids`` is set (plain-name graphs such as MetaQA),
+    the entity id itself; relation ids only through ``relation_labels``. Optional capabilities:
+    `search_entities`, `find_mentions`, `triples`.
 
     The wrapped graph must not be modified afterwards: the indexes are built once.
 
@@ -119,7 +120,9 @@ class NetworkXGraph:
             (in_lists, self._in, self._in_relations),
         ):
             for node, by_relation_lists in lists.items():
-                adjacency[node] = {r: tuple(nodes) for r, nodes in by_relation_lists.items()}
+                adjacency[node] = {
+                    r: tuple(sorted(nodes, key=node_key)) for r, nodes in by_relation_lists.items()
+                }
                 names[node] = tuple(sorted(by_relation_lists))
                 relations.update(by_relation_lists)
         self._num_relations = len(relations)
@@ -328,7 +331,7 @@ class NetworkXGraph:
     def neighbors(
         self, hops: Sequence[Hop], *, limit: int | None = None
     ) -> Mapping[Hop, tuple[Node, ...]]:
-        """Distinct nodes at the other end of each hop, in adjacency order.
+        """Distinct nodes at the other end of each hop, in `node_key` order.
 
         Args:
             hops: ``(entity, relation, direction)`` steps.
