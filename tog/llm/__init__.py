@@ -1,4 +1,4 @@
-"""LLM backends: an OpenAI-compatible client for vLLM servers, the offline scorer, scripted fakes.
+"""LLM backends: an OpenAI-compatible client, LangChain chat models, the offline scorer, fakes.
 
 There is no GPU here and no model weights: against a real deployment, point `OpenAICompatible` at
 a ``vllm serve`` endpoint. `tog.llm.standin` serves a local stand-in that speaks the same protocol
@@ -20,17 +20,20 @@ if TYPE_CHECKING:
         Sampling,
         SupportsBatchComplete,
     )
+    from tog.llm.langchain import AsyncLangChainChat, LangChainChat
     from tog.llm.offline import OfflineScorer
     from tog.llm.openai_compat import AsyncOpenAICompatible, OpenAICompatible
     from tog.llm.scripted import AsyncScriptedLLM, ScriptedLLM
 
 _LAZY = {
     "AsyncChatModel": "tog.llm.base",
+    "AsyncLangChainChat": "tog.llm.langchain",
     "AsyncOpenAICompatible": "tog.llm.openai_compat",
     "AsyncScriptedLLM": "tog.llm.scripted",
     "ChatModel": "tog.llm.base",
     "ChatRequest": "tog.llm.base",
     "Completion": "tog.llm.base",
+    "LangChainChat": "tog.llm.langchain",
     "Message": "tog.llm.base",
     "OfflineScorer": "tog.llm.offline",
     "OpenAICompatible": "tog.llm.openai_compat",
@@ -41,11 +44,13 @@ _LAZY = {
 
 __all__ = [
     "AsyncChatModel",
+    "AsyncLangChainChat",
     "AsyncOpenAICompatible",
     "AsyncScriptedLLM",
     "ChatModel",
     "ChatRequest",
     "Completion",
+    "LangChainChat",
     "Message",
     "OfflineScorer",
     "OpenAICompatible",
