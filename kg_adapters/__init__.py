@@ -1,7 +1,8 @@
 """Knowledge-graph adapters for Think-on-Graph: one protocol, many stores.
 
-Importing this package is light: the adapters that need networkx, rdflib or anyio
-(`NetworkXGraph`, `RDFLibGraph`, `load_graph`, `CachedKG`, `to_async`) load on first access.
+Importing this package is light: the adapters that need networkx, rdflib, anyio or the neo4j
+driver (`NetworkXGraph`, `RDFLibGraph`, `load_graph`, `CachedKG`, `to_async`, `Neo4jGraph`)
+load on first access.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ from kg_adapters.errors import (
 )
 
 if TYPE_CHECKING:
+    from kg_adapters.conceptnet import ConceptNetGraph, build_conceptnet_index
+    from kg_adapters.conceptnet_api import ConceptNetAPIGraph
     from kg_adapters.freebase import FreebaseGraph
     from kg_adapters.loading import load_graph
+    from kg_adapters.neo4j_graph import AsyncNeo4jGraph, Neo4jGraph
     from kg_adapters.nx_graph import NetworkXGraph
     from kg_adapters.oxigraph_graph import OxigraphGraph
     from kg_adapters.rdf_graph import RDFLibGraph
@@ -50,7 +54,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncKnowledgeGraph",
+    "AsyncNeo4jGraph",
     "CachedKG",
+    "ConceptNetAPIGraph",
+    "ConceptNetGraph",
     "Direction",
     "EntityId",
     "EntityMatch",
@@ -65,6 +72,7 @@ __all__ = [
     "KGTimeout",
     "KnowledgeGraph",
     "LiteralValue",
+    "Neo4jGraph",
     "NetworkXGraph",
     "Node",
     "OxigraphGraph",
@@ -79,20 +87,26 @@ __all__ = [
     "SupportsTriples",
     "Triple",
     "WikidataGraph",
+    "build_conceptnet_index",
     "load_graph",
     "node_key",
     "to_async",
 ]
 
 _LAZY = {
+    "AsyncNeo4jGraph": "kg_adapters.neo4j_graph",
     "CachedKG": "kg_adapters.wrappers",
+    "ConceptNetAPIGraph": "kg_adapters.conceptnet_api",
+    "ConceptNetGraph": "kg_adapters.conceptnet",
     "FreebaseGraph": "kg_adapters.freebase",
+    "Neo4jGraph": "kg_adapters.neo4j_graph",
     "NetworkXGraph": "kg_adapters.nx_graph",
     "OxigraphGraph": "kg_adapters.oxigraph_graph",
     "RDFLibGraph": "kg_adapters.rdf_graph",
     "SPARQLEndpoint": "kg_adapters.sparql_http",
     "SPARQLGraph": "kg_adapters.sparql",
     "WikidataGraph": "kg_adapters.wikidata",
+    "build_conceptnet_index": "kg_adapters.conceptnet",
     "load_graph": "kg_adapters.loading",
     "to_async": "kg_adapters.wrappers",
 }

@@ -17,7 +17,7 @@ from kg_adapters.base import EntityId, EntityMatch
 if TYPE_CHECKING:
     import bm25s
 
-__all__ = ["STOPWORDS", "LabelIndex", "normalize"]
+__all__ = ["STOPWORDS", "LabelIndex", "longest_mentions", "mention_spans", "normalize"]
 
 _STOPWORD_TEXT = """
 a about after all also am an and any are as at be been before being between both but by can
@@ -67,6 +67,51 @@ def normalize(text: str) -> str:
     text = _NON_WORD.sub(_blank_non_word, text)
     text = _LOOSE_HYPHEN.sub(" ", text)
     return " ".join(text.split())
+
+
+def mention_spans(words: Sequence[str], longest: int) -> list[tuple[int, int, str]]:
+    """Every span of at most ``longest`` words that may name an entity, as ``(start, end, key)``.
+
+    A one-word span never qualifies when it is in `STOPWORDS` or shorter than two characters;
+    longer spans may consist of stopwords, since real titles do ("Being There", "How to Be").
+
+    >>> mention_spans(["the", "dark", "knight"], 2)
+    [(0, 2, 'the dark'), (1, 3, 'dark knight'), (1, 2, 'dark'), (2, 3, 'knight')]
+
+    Args:
+        words: The normalised words of a text.
+        longest: The longest span, in words.
+
+    Returns:
+        Spans, longest first, then left to right.
+    """
+    spans = [
+        (start, start + size, " ".join(words[start : start + size]))
+        for size in range(min(longest, len(words)), 0, -1)
+        for start in range(len(words) - size + 1)
+    ]
+    return [span for span in spans if span[1] - span[0] > 1 or _may_link_word(span[2])]
+
+
+def longest_mentions(found: Iterable[tuple[int, int, str]]) -> list[str]:
+    """The longest non-overlapping spans among ``found``, left to right, as their keys.
+
+    >>> longest_mentions([(1, 3, "dark knight"), (2, 3, "knight"), (4, 5, "nolan")])
+    ['dark knight', 'nolan']
+    """
+    ordered = sorted(found, key=lambda span: (span[0] - span[1], span[0]))
+    taken: set[int] = set()
+    chosen: list[tuple[int, str]] = []
+    for start, end, key in ordered:
+        if taken.isdisjoint(range(start, end)):
+            taken.update(range(start, end))
+            chosen.append((start, key))
+    chosen.sort()
+    return [key for _, key in chosen]
+
+
+def _may_link_word(word: str) -> bool:
+    return len(word) >= 2 and word not in STOPWORDS
 
 
 class LabelIndex:
@@ -198,26 +243,9 @@ class LabelIndex:
             ``(normalised mention, exact matches)`` pairs, left to right.
         """
         words = normalize(text).split()
-        longest = min(max_tokens, self._max_words)
-        found: list[tuple[int, int, str]] = []  # (start, end, key)
-        for start in range(len(words)):
-            for end in range(min(len(words), start + longest), start, -1):
-                key = " ".join(words[start:end])
-                if key in self._exact and self._may_link(words[start:end]):
-                    found.append((start, end, key))
-        found.sort(key=lambda span: (span[0] - span[1], span[0]))
-        taken = [False] * len(words)
-        chosen: list[tuple[int, str]] = []
-        for start, end, key in found:
-            if not any(taken[start:end]):
-                taken[start:end] = [True] * (end - start)
-                chosen.append((start, key))
-        chosen.sort()
-        return [(key, list(self._exact[key])) for _, key in chosen]
-
-    @staticmethod
-    def _may_link(words: Sequence[str]) -> bool:
-        return len(words) > 1 or (len(words[0]) >= 2 and words[0] not in STOPWORDS)
+        spans = mention_spans(words, min(max_tokens, self._max_words))
+        found = [span for span in spans if span[2] in self._exact]
+        return [(key, list(self._exact[key])) for key in longest_mentions(found)]
 
     def _fuzzy(self, key: str, limit: int, skip: set[EntityId]) -> list[EntityMatch]:
         # Hyphenated words are split so that "spider man" meets "Spider-Man".

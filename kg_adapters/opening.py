@@ -1,17 +1,40 @@
-"""`open_graph`: one string names any graph: a file, a SPARQL endpoint or an Oxigraph store.
+"""`open_graph`: one string names any graph: a file, a SPARQL endpoint, a store, Neo4j, ConceptNet.
 
 kb.txt, film.nt, triples.tsv.gz         a file, loaded into memory (`load_graph`)
 sparql+freebase:http://host/sparql      `FreebaseGraph`
 sparql+wikidata:http://host/sparql      `WikidataGraph`
 sparql:http://host/sparql               `SPARQLGraph` with the plain RDF profile
 oxigraph+freebase:/path/to/store        `OxigraphGraph` (profile freebase, wikidata or rdf)
+bolt://host:7687?id_property=mid        `Neo4jGraph` (also bolt+s, neo4j, neo4j+s; user:pw@host)
+conceptnet:assertions.csv.gz            `ConceptNetGraph.from_dump` (a dump or its index)
+conceptnet+en,fr:https://host           `ConceptNetGraph.from_api`, keeping English and French
+
+Neo4j options in the query string: ``id_property``, ``name_property``, ``node_label``,
+``literal_properties`` (``all`` or comma-separated keys) and ``names_from_ids`` (``1``); any other
+query parameter stays in the URI for the driver (routing context).
 """
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from kg_adapters.base import KnowledgeGraph
 
-SCHEMES = ("sparql+freebase:", "sparql+wikidata:", "sparql:", "oxigraph:", "oxigraph+", "rdflib+")
+SCHEMES = (
+    "sparql+freebase:",
+    "sparql+wikidata:",
+    "sparql:",
+    "oxigraph:",
+    "oxigraph+",
+    "rdflib+",
+    "bolt://",
+    "bolt+",
+    "neo4j://",
+    "neo4j+",
+    "conceptnet:",
+    "conceptnet+",
+)
+_NEO4J_OPTIONS = ("id_property", "name_property", "node_label", "literal_properties")
 
 
 def is_graph_spec(text: str) -> bool:
@@ -58,6 +81,51 @@ def open_graph(spec: str, *, sep: str | None = None, format: str | None = None) 
         return SPARQLGraph(
             RDFLibSource.from_file(path, format=format), PROFILES[name], index_labels=True
         )
+    if spec.startswith(("bolt://", "bolt+", "neo4j://", "neo4j+")):
+        return _open_neo4j(spec)
+    if spec.startswith(("conceptnet:", "conceptnet+")):
+        from kg_adapters.conceptnet import ConceptNetGraph
+
+        scheme, _, source = spec.partition(":")
+        languages = [code for code in scheme.partition("+")[2].split(",") if code] or None
+        if not source:
+            raise ValueError(f"no dump, index or API URL after 'conceptnet:' in {spec!r}")
+        if source.startswith(("http://", "https://")):
+            return ConceptNetGraph.from_api(source, languages=languages)
+        return ConceptNetGraph.from_dump(source, languages=languages)
     from kg_adapters.loading import load_graph
 
     return load_graph(spec, sep=sep, format=format)
+
+
+def _open_neo4j(spec: str) -> KnowledgeGraph:
+    """A `Neo4jGraph` from a Bolt URI: credentials from its user info, options from its query."""
+    from kg_adapters.neo4j_graph import Neo4jGraph
+
+    parts = urlsplit(spec)
+    if not parts.hostname:
+        raise ValueError(f"no host in the Bolt URI {spec!r}")
+    auth = None
+    if parts.username is not None:
+        auth = (parts.username, parts.password or "")
+    netloc = parts.hostname + (f":{parts.port}" if parts.port is not None else "")
+    options: dict[str, str] = {}
+    routing: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in (*_NEO4J_OPTIONS, "names_from_ids"):
+            options[key] = value
+        else:
+            routing.append((key, value))
+    uri = urlunsplit((parts.scheme, netloc, parts.path, urlencode(routing), ""))
+    literals = options.get("literal_properties")
+    return Neo4jGraph(
+        uri,
+        auth=auth,
+        id_property=options.get("id_property", "id"),
+        name_property=options.get("name_property", "name"),
+        node_label=options.get("node_label") or None,
+        literal_properties=(
+            None if not literals else "all" if literals == "all" else tuple(literals.split(","))
+        ),
+        names_from_ids=options.get("names_from_ids", "") in ("1", "true", "yes"),
+    )

