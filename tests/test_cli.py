@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.commands import run_tog as run
 from tog.llm.offline import reply_to_messages
 from tog.llm.standin import StandInServer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def tog_command() -> list[str]:
-    script = shutil.which("tog", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "tog.cli"]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*tog_command(), *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def readme_examples() -> list[tuple[str, str]]:
@@ -160,6 +147,40 @@ def test_model_not_served_is_one_line(standin: StandInServer):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
     assert "gpt-x" in done.stderr
+
+
+@pytest.mark.server
+def test_ask_over_several_endpoints_with_structured_outputs():
+    with (
+        StandInServer(reply_to_messages, model="standin-7b", structured_outputs="enforce") as a,
+        StandInServer(reply_to_messages, model="standin-7b", structured_outputs="enforce") as b,
+        StandInServer(reply_to_messages, model="standin-7b", structured_outputs="enforce") as c,
+    ):
+        done = run(
+            "ask",
+            "Where was the director of Inception born?",
+            "--llm",
+            a.base_url,
+            "--llm",
+            f"{b.base_url},{c.base_url}",
+            "--structured-outputs",
+            "--json",
+        )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["answer"] == "London"
+    llm_events = [e for e in data["trace"] if e["kind"] == "llm"]
+    assert any(e["constrained"] for e in llm_events)
+    bodies = [r for server in (a, b, c) for r in server.requests]
+    assert len(bodies) == len(llm_events)
+    assert all(server.requests for server in (a, b, c))  # requests take turns
+    assert any("structured_outputs" in body for body in bodies)
+
+
+def test_standin_command_has_the_structured_outputs_option():
+    done = run("standin", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--structured-outputs" in done.stdout
 
 
 def test_tog_r_offline():

@@ -534,3 +534,38 @@ def test_sufficiency_shots_show_both_verdicts() -> None:
 
     assert True in verdicts
     assert False in verdicts
+
+
+# --- prefix caching: what all requests of a task share comes first --------------------------------
+
+
+def other_question(task: LLMTask) -> LLMTask:
+    """``task`` about a different question (and, where it has them, different candidates)."""
+    question = "Which instrument did the lead singer of Queen play?"
+    match task:
+        case ExtractEntities(max_mentions=limit):
+            return ExtractEntities(question, limit)
+        case PruneRelations(max_choices=limit):
+            return PruneRelations(question, (RelationOption(1, "Queen", "member", "out"),), limit)
+        case ScoreEntities():
+            return ScoreEntities(question, "Queen | member | ?", ("Freddie Mercury", "Brian May"))
+        case JudgeSufficiency(paths=paths):
+            return JudgeSufficiency(question, paths[:1])
+        case GenerateAnswer(paths=paths):
+            return GenerateAnswer(question, paths[:1])
+
+
+@pytest.mark.parametrize("name", PROMPT_NAMES)
+def test_two_questions_share_the_whole_prompt_up_to_the_live_question(name: str) -> None:
+    """Instructions and few-shot examples come first, so vLLM's prefix cache reuses them."""
+    task = SNAPSHOT_TASKS[name]
+    first = PROMPTS[name].render(**values_for(task))
+    second = PROMPTS[name].render(**values_for(other_question(task)))
+    assert first[:-1] == second[:-1]  # system prompt and every few-shot turn are identical
+    one, two = transcript(first), transcript(second)
+    pairs = enumerate(zip(one, two, strict=False))
+    shared = next((k for k, (x, y) in pairs if x != y), min(len(one), len(two)))
+    live = first[-1].content
+    assert shared >= len(one) - len(live)
+    assert live.startswith("Question: ")  # the live turn opens with what differs
+    assert shared >= 0.8 * len(one), f"{name}: only {shared} of {len(one)} characters shared"

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tog import errors, llm
-    from tog.agent import ThinkOnGraph, aanswer, answer
+    from tog.agent import ThinkOnGraph, aanswer, aanswer_many, answer, answer_many
     from tog.config import SearchConfig
     from tog.drivers import adrive, drive
+    from tog.embedded import default_graph
     from tog.result import ReasoningPath, Result, Usage
+    from tog.stepper import Stepper
     from tog.templates import load_prompts
     from tog.trace import Trace
 
@@ -29,12 +31,16 @@ _LAZY = {
     "ReasoningPath": "tog.result",
     "Result": "tog.result",
     "SearchConfig": "tog.config",
+    "Stepper": "tog.stepper",
     "ThinkOnGraph": "tog.agent",
     "Trace": "tog.trace",
     "Usage": "tog.result",
     "aanswer": "tog.agent",
+    "aanswer_many": "tog.agent",
     "adrive": "tog.drivers",
     "answer": "tog.agent",
+    "answer_many": "tog.agent",
+    "default_graph": "tog.embedded",
     "drive": "tog.drivers",
     "load_prompts": "tog.templates",
 }
@@ -44,13 +50,17 @@ __all__ = [
     "ReasoningPath",
     "Result",
     "SearchConfig",
+    "Stepper",
     "ThinkOnGraph",
     "Trace",
     "Usage",
     "__version__",
     "aanswer",
+    "aanswer_many",
     "adrive",
     "answer",
+    "answer_many",
+    "default_graph",
     "drive",
     "errors",
     "llm",

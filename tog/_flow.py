@@ -22,6 +22,7 @@ from tog.steps import (
     ListNeighbors,
     ListRelations,
     RelationsByDirection,
+    StopSearch,
 )
 from tog.templates import PromptSet
 
@@ -51,14 +52,16 @@ class FlowState:
     unlabelled: set[str] = field(default_factory=set)
     notes: list[Note] = field(default_factory=list)
     parses: list[ParseRecord] = field(default_factory=list)
+    llm_calls: int = 0
+    tokens: int = 0
 
-    def parsed(self, task: str, detail: str = "") -> None:
+    def parsed(self, task: str, detail: str = "", rejected: tuple[str, ...] = ()) -> None:
         """Record that a reply was read by its parser (``detail``: what it had to drop)."""
-        self.parses.append(ParseRecord(task, True, detail))
+        self.parses.append(ParseRecord(task, True, detail, rejected))
 
     def fallback(self, task: str, action: str, error: OutputParseError) -> None:
         """Record that a reply could not be read and what the search did instead."""
-        self.parses.append(ParseRecord(task, False, f"{action}: {error}"))
+        self.parses.append(ParseRecord(task, False, f"{action}: {error}", error.rejected))
         self.notes.append(Note("parse_fallback", f"{task}: {action} ({error})"))
         for name in error.rejected:
             self.notes.append(Note("rejected_name", f"{task}: {name!r} is not a candidate"))
@@ -75,6 +78,29 @@ class FlowState:
         )
         return ChatRequest(task=task, messages=messages, sampling=sampling)
 
+    def check_budget(self, calls: int) -> None:
+        """Raise `StopSearch` if ``calls`` more exploration calls would break a budget.
+
+        One call is always kept for the answer, so ``max_llm_calls`` is never exceeded; the token
+        budget is checked against what the calls so far reported.
+        """
+        config = self.config
+        if config.max_llm_calls is not None and self.llm_calls + calls + 1 > config.max_llm_calls:
+            raise StopSearch(
+                "budget_llm_calls",
+                f"{self.llm_calls} of {config.max_llm_calls} LLM calls used; {calls} more would "
+                "leave none for the answer",
+            )
+        if config.max_tokens_total is not None and self.tokens >= config.max_tokens_total:
+            raise StopSearch(
+                "budget_tokens", f"{self.tokens} of {config.max_tokens_total} tokens used"
+            )
+
+    def spent(self, replies: Sequence[Completion]) -> None:
+        """Count the calls and tokens of ``replies`` against the budgets."""
+        self.llm_calls += len(replies)
+        self.tokens += sum(r.prompt_tokens + r.completion_tokens for r in replies)
+
     def show(self, node: Node) -> str:
         return display(node, self.labels)
 
@@ -90,6 +116,20 @@ def ask(requests: Sequence[ChatRequest]) -> Flow[list[Completion]]:
         return []
     results = yield tuple(AskLLM(r) for r in requests)
     return [cast(Completion, r) for r in results]
+
+
+def explore(state: FlowState, requests: Sequence[ChatRequest]) -> Flow[list[Completion]]:
+    """An exploration call (pruning, scoring, judging): `ask`, within the question's budgets.
+
+    Raises:
+        StopSearch: the calls would break ``max_llm_calls`` or the tokens are spent.
+    """
+    if not requests:
+        return []
+    state.check_budget(len(requests))
+    replies = yield from ask(requests)
+    state.spent(replies)
+    return replies
 
 
 def fetch_labels(state: FlowState, ids: Sequence[str]) -> Flow[None]:

@@ -62,6 +62,24 @@ class SearchConfig(BaseModel):
     sampling_extra: dict[str, JsonValue] = Field(
         default_factory=dict, description="Vendor fields passed through on every LLM request."
     )
+    max_llm_calls: int | None = Field(
+        None,
+        ge=1,
+        description="Budget: logical LLM calls per question, the answer call included (setup "
+        "excluded). Exploration stops when the next batch would leave no call for the answer.",
+    )
+    max_tokens_total: int | None = Field(
+        None,
+        ge=1,
+        description="Budget: prompt + completion tokens per question, as the backend reports them. "
+        "Exploration stops once they are spent; the answer call is still made.",
+    )
+    time_budget_s: float | None = Field(
+        None,
+        gt=0,
+        description="Budget: wall seconds per question, enforced by the driver (the engine has no "
+        "clock). Exploration stops when it runs out; the answer call is still made.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SearchConfig:
@@ -81,10 +99,15 @@ class SearchConfig(BaseModel):
         return self.prune_tool
 
     def call_bound(self, *, prune_tool: Literal["llm", "bm25", "embedding"]) -> int:
-        """Upper bound on logical LLM calls of one search (tog_spec.md §3), setup excluded."""
+        """Upper bound on logical LLM calls of one search (tog_spec.md §3), setup excluded.
+
+        ``max_llm_calls``, when set and smaller, is the bound: the search never exceeds it.
+        """
         n, d = self.width, self.depth
         if prune_tool != "llm":
-            return d + 1
-        if self.variant == "tog-r":
-            return n * d + d + 1
-        return 2 * n * d + d + 1
+            bound = d + 1
+        elif self.variant == "tog-r":
+            bound = n * d + d + 1
+        else:
+            bound = 2 * n * d + d + 1
+        return bound if self.max_llm_calls is None else min(bound, self.max_llm_calls)

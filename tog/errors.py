@@ -12,13 +12,18 @@ ToGError
 │   └── LLMResponseError      a 2xx answer that is not an OpenAI-style completion
 ├── OutputParseError          .prompt, .raw: a reply that no parser could read
 ├── PromptError               a template could not be loaded or rendered
-└── NoTopicEntity             the question links to no entity of the graph (CLI and API callers)
+├── NoTopicEntity             the question links to no entity of the graph (CLI and API callers)
+├── ReplayMiss                a replayed run made a request its recording lacks (`tog.record`)
+│   └── KGReplayMiss          ... a KG request; also a `kg_adapters.errors.KGError`
+└── RecordedError             a recorded failure replay cannot rebuild as its own class
 ```
 
 Developer mistakes (bad arguments) raise `TypeError` / `ValueError`, never `ToGError`.
 """
 
 from __future__ import annotations
+
+from kg_adapters.errors import KGError
 
 
 class ToGError(Exception):
@@ -103,3 +108,30 @@ class PromptError(ToGError):
 
 class NoTopicEntity(ToGError):
     """No topic entity was given and none of the question's mentions links to the graph."""
+
+
+class ReplayMiss(ToGError):
+    """A replayed run sent a request that its recording does not hold (or holds fewer times).
+
+    ``what`` names the request: the LLM task and key prefix, or the KG method and arguments.
+    """
+
+    def __init__(self, message: str, *, what: str = "") -> None:
+        super().__init__(message)
+        self.what = what
+
+
+class KGReplayMiss(ReplayMiss, KGError):
+    """A replayed KG was asked something the recording lacks; ``adapter`` is ``"replay"``."""
+
+    def __init__(self, message: str, *, what: str = "") -> None:
+        KGError.__init__(self, message, adapter="replay", query=what)
+        self.what = what
+
+
+class RecordedError(ToGError):
+    """A recorded run failed here with an error that replay cannot rebuild as its own class.
+
+    Replay rebuilds errors of `tog.errors`, `kg_adapters.errors` and the builtins; any other
+    is raised as this, with the original ``"module.Class: message"`` as its message.
+    """

@@ -10,8 +10,16 @@ from kg_adapters.base import Direction, EntityId, LiteralValue, Node, RelationId
 from tog.llm.base import PathView, TripleView
 
 StopReason = Literal[
-    "sufficient", "stalled", "depth_exhausted", "no_topic_entity", "budget_exhausted", "error"
+    "sufficient",
+    "stalled",
+    "depth_exhausted",
+    "no_topic_entity",
+    "budget_llm_calls",
+    "budget_tokens",
+    "budget_time",
+    "error",
 ]
+BudgetReason = Literal["budget_llm_calls", "budget_tokens", "budget_time"]
 AnswerSource = Literal["kg_paths", "llm_knowledge"]
 
 
@@ -155,11 +163,15 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class ParseRecord:
-    """How one LLM reply was read: by its prompt's parser (``ok``), or not, and what was done."""
+    """How one LLM reply was read: by its prompt's parser (``ok``), or not, and what was done.
+
+    ``rejected`` lists names in the reply that matched no candidate (never used).
+    """
 
     task: str
     ok: bool
     detail: str = ""
+    rejected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,11 @@ class ReasoningPath:
         mine = {k: labels[k] for k in used if isinstance(k, str) and k in labels}
         return cls(path.topic, tuple(path.triples()), path.score, mine, path.ends, path.tail)
 
+    def _repr_html_(self) -> str:
+        from tog.display import path_html
+
+        return path_html(self)
+
 
 @dataclass(frozen=True)
 class Usage(Mapping[str, float]):
@@ -145,7 +150,8 @@ class Result:
 
     ``answer`` is the best answer (empty when there is none), ``answers`` the ranked list,
     ``paths`` the evidence, ``trace`` every KG and LLM exchange, ``depths`` every pruning decision,
-    ``labels`` every display name the search resolved.
+    ``labels`` every display name the search resolved. ``exception`` is what a question failed
+    with when `tog.answer_many` returns failures as results (``stop_reason == "error"``).
     """
 
     question: str
@@ -168,11 +174,19 @@ class Result:
     llm_backend: str = ""
     config: Mapping[str, JSON] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    exception: Exception | None = field(default=None, repr=False, compare=False)
 
     @property
     def answer(self) -> str:
         """The best answer, or ``""`` when the search found none."""
         return self.answers[0] if self.answers else ""
+
+    @property
+    def error(self) -> str | None:
+        """``"ExceptionType: message"`` when the question failed (``stop_reason == "error"``)."""
+        if self.exception is None:
+            return None
+        return f"{type(self.exception).__name__}: {self.exception}"
 
     def supporting_paths(self) -> tuple[ReasoningPath, ...]:
         """The evidence paths that end at one of the answers (all paths if none does)."""
@@ -211,6 +225,13 @@ class Result:
             "depths": to_json(self.depths),
             "labels": dict(self.labels),
         }
+        if self.exception is not None:
+            data["error"] = self.error
         if include_trace:
             data["trace"] = self.trace.to_json()
         return data
+
+    def _repr_html_(self) -> str:
+        from tog.display import result_html
+
+        return result_html(self)

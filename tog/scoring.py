@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Protocol, cast
 
 from tog.llm.base import PathView
 
@@ -180,14 +182,25 @@ def split_name(name: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)  # type: ignore[no-any-return]
+    return _stemmer().stemWord(word)
 
 
-@lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
-    import snowballstemmer
+class _Stemmer(Protocol):
+    def stemWord(self, word: str) -> str: ...
 
-    return snowballstemmer.stemmer("english")
+
+_local = threading.local()
+
+
+def _stemmer() -> _Stemmer:
+    # One stemmer per thread: a snowball stemmer keeps its word in itself, and the stand-in
+    # server's handler threads stem concurrently (a shared one raised IndexError).
+    stemmer: _Stemmer | None = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _local.stemmer = cast(_Stemmer, snowballstemmer.stemmer("english"))
+    return stemmer
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,20 @@ steps of one depth (A–E) and the call bound they add up to read best in one pl
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from kg_adapters.base import Direction, EntityId, Hop, LiteralValue, Node, RelationId, node_key
-from tog._flow import FlowState, PruneMode, ask, fetch_labels, list_relations, neighbors
+from tog._flow import (
+    FlowState,
+    PruneMode,
+    ask,
+    explore,
+    fetch_labels,
+    list_relations,
+    neighbors,
+)
 from tog.config import SearchConfig
 from tog.errors import OutputParseError
 from tog.linking import Linking, link_topics
@@ -56,7 +64,7 @@ from tog.paths import (
 )
 from tog.prune_tools import blend_embeddings, lexical_path_scores, lexical_relation_scores
 from tog.scoring import TextScorer, normalize_scores
-from tog.steps import Describe, Flow
+from tog.steps import Describe, Flow, StopSearch
 from tog.templates import PromptSet
 
 
@@ -70,15 +78,25 @@ def answer_flow(
     linking: Linking,
     scorer: TextScorer | None = None,
     describe: bool = False,
+    on_depth: Callable[[DepthRecord], None] | None = None,
 ) -> Flow[SearchOutcome]:
-    """The whole question: link topic entities if none are given, then search and answer."""
+    """The whole question: link topic entities if none are given, then search and answer.
+
+    ``on_depth`` is passed on to `think_on_graph`.
+    """
     links: list[LinkDecision] = []
     notes: list[Note] = []
     parses: list[ParseRecord] = []
+    stopped: StopSearch | None = None
     if topics is None:
-        linked, links, notes, parses = yield from link_topics(
-            question, config=config, prompts=prompts, linking=linking
-        )
+        try:
+            linked, links, notes, parses = yield from link_topics(
+                question, config=config, prompts=prompts, linking=linking
+            )
+        except StopSearch as spent:
+            # Out of time while linking: no topic, so the answer comes from the model alone.
+            linked, stopped = [], spent
+            notes = [Note("budget", f"{spent.reason} while linking topic entities: {spent}")]
         topics = linked
     outcome = yield from think_on_graph(
         question,
@@ -88,12 +106,13 @@ def answer_flow(
         prune=prune,
         scorer=scorer,
         describe=describe,
+        on_depth=on_depth,
     )
     if links or notes or parses:
         outcome = SearchOutcome(
             answers=outcome.answers,
             rationale=outcome.rationale,
-            stop_reason=outcome.stop_reason,
+            stop_reason=outcome.stop_reason if stopped is None else stopped.reason,
             answer_source=outcome.answer_source,
             paths=outcome.paths,
             topics=outcome.topics,
@@ -127,41 +146,54 @@ def think_on_graph(
     prune: PruneMode,
     scorer: TextScorer | None = None,
     describe: bool = False,
+    on_depth: Callable[[DepthRecord], None] | None = None,
 ) -> Flow[SearchOutcome]:
     """Search the graph from ``topics`` and answer ``question`` (ToG or ToG-R per the config).
 
     With ``describe`` (the adapter offers ``describe``), unnamed compound nodes such as Freebase
-    CVTs are shown by their own facts instead of a bare id (tog_spec.md §6.3).
+    CVTs are shown by their own facts instead of a bare id (tog_spec.md §6.3). ``on_depth``
+    observes each depth's final record as soon as the depth is done (verdict included), before
+    the next batch is yielded: the hook `tog.Stepper` pauses on. It must not raise.
     """
     state = FlowState(question, config, prompts, prune, scorer or TextScorer(), describe)
     topics = tuple(dict.fromkeys(topics))
     if not topics:
         answers, rationale = yield from _final_answer(state, ())
         return _outcome(state, answers, rationale, "no_topic_entity", (), (), [])
-    yield from fetch_labels(state, topics)
     beam: list[Path] = [Path(t) for t in topics]
     retained: list[Path] = []
     records: list[DepthRecord] = []
     stop: StopReason = "depth_exhausted"
-    for depth in range(1, config.depth + 1):
-        step = yield from _explore(state, beam, depth)
-        records.append(step.record)
-        if not step.beam:
-            stop = "stalled"
-            break
-        beam = step.beam
-        retained.extend(p for p in beam if p not in retained)
-        context = tuple(retained) if config.reasoning_context == "all_retained" else tuple(beam)
-        verdict = yield from _judge(state, context)
-        records[-1] = _with_verdict(records[-1], verdict is not None)
-        if verdict is not None:
-            answers, rationale = verdict
-            return _outcome(state, answers, rationale, "sufficient", context, topics, records)
-        if all(isinstance(p.tail, LiteralValue) for p in beam):
-            stop = "stalled"
-            break
+    depth = 0
+    try:
+        yield from fetch_labels(state, topics)
+        for depth in range(1, config.depth + 1):
+            step = yield from _explore(state, beam, depth)
+            records.append(step.record)
+            if not step.beam:
+                stop = "stalled"
+                if on_depth is not None:
+                    on_depth(records[-1])
+                break
+            beam = step.beam
+            retained.extend(p for p in beam if p not in retained)
+            context = tuple(retained) if config.reasoning_context == "all_retained" else tuple(beam)
+            verdict = yield from _judge(state, context)
+            records[-1] = _with_verdict(records[-1], verdict is not None)
+            if on_depth is not None:
+                on_depth(records[-1])
+            if verdict is not None:
+                answers, rationale = verdict
+                return _outcome(state, answers, rationale, "sufficient", context, topics, records)
+            if all(isinstance(p.tail, LiteralValue) for p in beam):
+                stop = "stalled"
+                break
+    except StopSearch as spent:
+        # Graceful degradation: stop exploring and answer from the best paths found so far.
+        stop = spent.reason
+        state.notes.append(Note("budget", f"{spent.reason} at depth {max(depth, 1)}: {spent}"))
     evidence: tuple[Path, ...] = ()
-    if stop == "stalled" or config.on_depth_exhausted == "answer_from_paths":
+    if stop != "depth_exhausted" or config.on_depth_exhausted == "answer_from_paths":
         evidence = _evidence(beam if retained else [], retained, config)
     answers, rationale = yield from _final_answer(state, evidence)
     return _outcome(state, answers, rationale, stop, evidence, topics, records)
@@ -353,7 +385,7 @@ def _score_relations(
             )
         )
         option_sets.append(cands)
-    replies = yield from ask(requests)
+    replies = yield from explore(state, requests)
     for request, reply, cands in zip(requests, replies, option_sets, strict=True):
         task = cast(PruneRelations, request.task)
         texts = [o.render() for o in task.options]
@@ -369,7 +401,7 @@ def _score_relations(
                 prompt="relation_prune",
                 aliases=aliases,
             )
-            state.parsed("relation_prune", _dropped(parsed))
+            state.parsed("relation_prune", _dropped(parsed), parsed.rejected)
         except OutputParseError as exc:
             if state.config.on_parse_error == "raise":
                 raise
@@ -544,12 +576,12 @@ def _score_entities(
         )
         asked.append(k)
         results.append([])
-    replies = yield from ask(requests)
+    replies = yield from explore(state, requests)
     for k, request, reply in zip(asked, requests, replies, strict=True):
         task = cast(ScoreEntities, request.task)
         try:
             parsed = parse_scores(reply.text, options=task.options, prompt="entity_score")
-            state.parsed("entity_score", _dropped(parsed))
+            state.parsed("entity_score", _dropped(parsed), parsed.rejected)
         except OutputParseError as exc:
             if state.config.on_parse_error == "raise":
                 raise
@@ -651,7 +683,7 @@ def _judge(state: FlowState, paths: tuple[Path, ...]) -> Flow[tuple[tuple[str, .
         question=state.question,
         paths=render_paths(views),
     )
-    [reply] = yield from ask([request])
+    [reply] = yield from explore(state, [request])
     try:
         verdict = parse_verdict(reply.text)
         state.parsed("sufficiency")
@@ -673,7 +705,12 @@ def _final_answer(state: FlowState, paths: tuple[Path, ...]) -> Flow[tuple[tuple
     if views:
         values["paths"] = render_paths(views)
     request = state.request(task, temperature=state.config.temperature_reasoning, **values)
-    [reply] = yield from ask([request])
+    try:
+        [reply] = yield from ask([request])
+    except StopSearch:
+        # A budget never cancels the answer call: a driver's stop arriving now changes nothing.
+        [reply] = yield from ask([request])
+    state.spent([reply])
     try:
         parsed = parse_answer(reply.text, prompt=task_name(task))
         state.parsed(task_name(task))

@@ -13,6 +13,7 @@ from typing import TypeAlias, TypeVar
 
 from kg_adapters.base import Direction, EntityId, EntityMatch, Hop, Node, RelationId
 from tog.llm.base import ChatRequest, Completion
+from tog.paths import BudgetReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,21 @@ StepResult: TypeAlias = (
     | list[tuple[float, ...]]
     | Completion
 )
+
+
+class StopSearch(Exception):
+    """Stop exploring: a budget is spent. The search then answers from its best paths so far.
+
+    A driver throws it into a flow (``flow.throw``) when the question's wall-time budget runs out;
+    the engine raises it inside itself when the next calls would break the call or token budget.
+    ``reason`` becomes the result's ``stop_reason``; ``detail`` goes into its notes.
+    """
+
+    def __init__(self, reason: BudgetReason, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason: BudgetReason = reason
+        self.detail = detail
+
 
 T = TypeVar("T")
 Flow: TypeAlias = Generator[Batch, list[StepResult], T]

@@ -67,7 +67,12 @@ def _key(key: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TraceEvent:
-    """One step as it ran: what was asked, what came back (or the error), and how long it took."""
+    """One step as it ran: what was asked, what came back (or the error), and how long it took.
+
+    LLM events also carry token counts, HTTP ``attempts``, how the reply was parsed (``parse``)
+    and whether the request asked the server to enforce a structured-output schema
+    (``constrained``).
+    """
 
     kind: EventKind
     request: JSON
@@ -79,6 +84,7 @@ class TraceEvent:
     completion_tokens: int = 0
     attempts: int = 0
     parse: JSON = None
+    constrained: bool = False
 
 
 @dataclass
@@ -117,6 +123,11 @@ class Trace:
         """The events as JSON data."""
         return [to_json(e) for e in self.events]
 
+    def _repr_html_(self) -> str:
+        from tog.display import trace_html
+
+        return trace_html(self)
+
 
 def _event(
     step: Step, result: StepResult | None, seconds: float, error: BaseException | None
@@ -146,6 +157,7 @@ def _event(
                 prompt_tokens=completion.prompt_tokens if completion else 0,
                 completion_tokens=completion.completion_tokens if completion else 0,
                 attempts=completion.attempts if completion else 0,
+                constrained=completion.constrained if completion else False,
             )
         case ListRelations(entities=entities, directions=directions, limit=limit):
             return TraceEvent(

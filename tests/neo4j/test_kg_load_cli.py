@@ -4,9 +4,6 @@ question answered offline over the loaded graph through Neo4jGraph."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,21 +11,11 @@ import pytest
 
 import tog
 from kg_adapters import Neo4jGraph
+from tests.commands import run_tog as run
 from tests.neo4j.tiny import TSV
 from tests.services import FalkorDB, free_port, need_falkordb
 
 pytestmark = pytest.mark.server
-
-
-def tog_command() -> list[str]:
-    script = shutil.which("tog", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "tog.cli"]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*tog_command(), *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 
 There is no GPU here and no model weights: against a real deployment, point `OpenAICompatible` at
 a ``vllm serve`` endpoint. `tog.llm.standin` serves a local stand-in that speaks the same protocol
-for tests and demos; it is not a model.
+for tests and demos; it is not a model. `VLLMEngine` runs an in-process ``vllm.LLM`` (extra
+``vllm``, never imported until used) and answers a batch of requests in one call.
+`CachedLLM` / `AsyncCachedLLM` wrap any backend with a persistent response cache (one SQLite file).
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ if TYPE_CHECKING:
         Sampling,
         SupportsBatchComplete,
     )
+    from tog.llm.cache import AsyncCachedLLM, CachedLLM, ResponseCache
     from tog.llm.langchain import AsyncLangChainChat, LangChainChat
     from tog.llm.offline import OfflineScorer
     from tog.llm.openai_compat import AsyncOpenAICompatible, OpenAICompatible
     from tog.llm.scripted import AsyncScriptedLLM, ScriptedLLM
+    from tog.llm.vllm_engine import VLLMEngine
 
 _LAZY = {
+    "AsyncCachedLLM": "tog.llm.cache",
     "AsyncChatModel": "tog.llm.base",
     "AsyncLangChainChat": "tog.llm.langchain",
     "AsyncOpenAICompatible": "tog.llm.openai_compat",
     "AsyncScriptedLLM": "tog.llm.scripted",
+    "CachedLLM": "tog.llm.cache",
     "ChatModel": "tog.llm.base",
     "ChatRequest": "tog.llm.base",
     "Completion": "tog.llm.base",
@@ -37,16 +43,20 @@ _LAZY = {
     "Message": "tog.llm.base",
     "OfflineScorer": "tog.llm.offline",
     "OpenAICompatible": "tog.llm.openai_compat",
+    "ResponseCache": "tog.llm.cache",
     "Sampling": "tog.llm.base",
     "ScriptedLLM": "tog.llm.scripted",
     "SupportsBatchComplete": "tog.llm.base",
+    "VLLMEngine": "tog.llm.vllm_engine",
 }
 
 __all__ = [
+    "AsyncCachedLLM",
     "AsyncChatModel",
     "AsyncLangChainChat",
     "AsyncOpenAICompatible",
     "AsyncScriptedLLM",
+    "CachedLLM",
     "ChatModel",
     "ChatRequest",
     "Completion",
@@ -54,9 +64,11 @@ __all__ = [
     "Message",
     "OfflineScorer",
     "OpenAICompatible",
+    "ResponseCache",
     "Sampling",
     "ScriptedLLM",
     "SupportsBatchComplete",
+    "VLLMEngine",
 ]
 
 

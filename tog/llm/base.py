@@ -164,7 +164,9 @@ class ChatRequest:
 class Completion:
     """A model's reply with what it cost.
 
-    ``attempts`` counts HTTP attempts including retries (1 when the first try succeeded).
+    ``attempts`` counts HTTP attempts including retries (1 when the first try succeeded);
+    ``constrained`` says whether the request asked the server to enforce a structured-output
+    schema (`tog.llm.structured`).
     """
 
     text: str
@@ -173,6 +175,7 @@ class Completion:
     finish_reason: str | None = None
     model: str = ""
     attempts: int = 1
+    constrained: bool = False
 
 
 class ChatModel(Protocol):
@@ -198,3 +201,13 @@ class SupportsBatchComplete(Protocol):
     def complete_batch(self, requests: Sequence[ChatRequest]) -> list[Completion]:
         """Answer every request, in order."""
         ...
+
+
+def backend_name(llm: object) -> str:
+    """A backend's name for results: its ``backend_name`` attribute, else its class name.
+
+    Wrappers (`tog.llm.CachedLLM`, `tog.record` recordings and replays) set ``backend_name`` to
+    the wrapped backend's, so a result names the model server, not the wrapper.
+    """
+    name = getattr(llm, "backend_name", None)
+    return name if isinstance(name, str) else type(llm).__name__

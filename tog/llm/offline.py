@@ -8,7 +8,9 @@ whole paths against the question and naming the best path's end. With no paths i
 say.
 
 `reply_to_messages` rebuilds a task from our own rendered prompts; the local stand-in server
-(`tog.llm.standin`) uses it to answer over HTTP like an endpoint would.
+(`tog.llm.standin`) uses it to answer over HTTP like an endpoint would. `text_reply_to_messages`
+gives the same decisions as free text instead of JSON (numbered lines, ``{braces}``, yes/no), the
+way a small model that ignores the requested format writes, to exercise the tolerant parsers.
 """
 
 from __future__ import annotations
@@ -185,6 +187,49 @@ def task_from_messages(messages: Sequence[Message]) -> LLMTask:
 def reply_to_messages(messages: Sequence[Message]) -> str:
     """The offline scorer's reply to one of our rendered prompts (the stand-in's policy)."""
     return OfflineScorer().reply(task_from_messages(messages))
+
+
+def text_reply_to_messages(messages: Sequence[Message]) -> str:
+    """The offline scorer's decision on one of our prompts, written as free text, not JSON."""
+    task = task_from_messages(messages)
+    return as_text(task, json.loads(OfflineScorer().reply(task)))
+
+
+def as_text(task: LLMTask, reply: dict[str, object]) -> str:
+    """Rewrite the offline scorer's JSON ``reply`` to ``task`` as free text a tolerant parser reads.
+
+    >>> as_text(GenerateAnswer("q", ()), {"answers": ["Paris", "Lyon"]})
+    'The answer is {Paris}, {Lyon}.'
+    """
+    match task:
+        case ExtractEntities():
+            return ", ".join(str(m) for m in _items(reply, "entities")) or "None."
+        case PruneRelations(options=options):
+            chosen = [c for c in _items(reply, "choices") if isinstance(c, dict)]
+            return "\n".join(
+                f"{c['candidate']}. {options[int(c['candidate']) - 1].render()} "
+                f"(score: {c['score']})"
+                for c in chosen
+            )
+        case ScoreEntities(options=options):
+            scored = [c for c in _items(reply, "scores") if isinstance(c, dict)]
+            return "\n".join(
+                f"{c['candidate']}. {options[int(c['candidate']) - 1]} (score: {c['score']})"
+                for c in scored
+            )
+        case JudgeSufficiency():
+            if not reply.get("sufficient"):
+                return f"No. {reply.get('rationale', '')}".strip()
+            found = ", ".join(f"{{{a}}}" for a in _items(reply, "answers"))
+            return f"Yes. The answer is {found}. {reply.get('rationale', '')}".strip()
+        case GenerateAnswer():
+            found = ", ".join(f"{{{a}}}" for a in _items(reply, "answers"))
+            return f"The answer is {found}." if found else "I cannot tell from these paths."
+
+
+def _items(reply: dict[str, object], key: str) -> list[object]:
+    value = reply.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _section(body: str, header: str) -> list[str] | None:

@@ -3,7 +3,10 @@
 `StandInServer` speaks the slice of vLLM's OpenAI-compatible HTTP API that `OpenAICompatible` uses
 (``GET /v1/models``, non-streaming ``POST /v1/chat/completions``), but every reply comes from a
 plain Python ``policy(messages) -> str``. Knobs inject latency, 5xx, 429 and context-length errors.
-Stdlib only. Run ``python -m tog.llm.standin --port 8000`` to serve one until Ctrl-C.
+With ``structured_outputs="enforce"`` it honours structured-output fields as vLLM does: malformed
+ones get HTTP 400, and the policy's reply is shaped to the requested schema or choices.
+No third-party dependencies. Run ``python -m tog.llm.standin --port 8000`` to serve one until
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Final, Self, TypeAlias, cast
+from typing import Final, Literal, Self, TypeAlias, cast, get_args
 
+from tog.llm import _jsonschema
 from tog.llm.base import JSONValue, Message, Role
+from tog.llm.structured import Constraint, read_constraint
+from tog.parsing import find_json, norm_text
 
-__all__ = ["Policy", "StandInServer", "main"]
+__all__ = ["Policy", "StandInServer", "StructuredMode", "main", "shape_reply"]
 
 logger = logging.getLogger(__name__)
 
 Policy: TypeAlias = Callable[[list[Message]], str]
+StructuredMode: TypeAlias = Literal["ignore", "enforce"]
 
 OWNED_BY: Final = "tog-standin (not a language model)"
 FINGERPRINT: Final = "tog-standin"
@@ -106,6 +113,32 @@ def _completion_payload(
     }
 
 
+def shape_reply(text: str, constraint: Constraint) -> str:
+    """The reply a constrained decoder would give when the unconstrained one was ``text``.
+
+    JSON in ``text`` is kept where it fits the schema and completed or cut where it does not
+    (`tog.llm._jsonschema.coerce`); a choice constraint takes the choice ``text`` names, else the
+    first. The result always satisfies the constraint.
+
+    Raises:
+        RuntimeError: the shaped reply still breaks the schema (a bug in the coercion).
+    """
+    if constraint.schema is None:
+        wanted = norm_text(text)
+        named = [c for c in constraint.choices if norm_text(c) == wanted]
+        named = named or [c for c in constraint.choices if norm_text(c) and norm_text(c) in wanted]
+        return (named or list(constraint.choices))[0]
+    try:
+        value: object = json.loads(text)
+    except ValueError:
+        value = find_json(text)
+    shaped = _jsonschema.coerce(cast(JSONValue, value), constraint.schema)
+    errors = _jsonschema.validate(shaped, constraint.schema)
+    if errors:
+        raise RuntimeError(f"shaped reply breaks the schema: {'; '.join(errors[:3])}")
+    return json.dumps(shaped, ensure_ascii=False)
+
+
 def _models_payload(model: str) -> dict[str, JSONValue]:
     entry: dict[str, JSONValue] = {
         "id": model,
@@ -128,6 +161,12 @@ class StandInServer:
     `context_length_error_next`) may be changed while it runs; injected errors apply to chat
     completions only, in the order they were injected.
 
+    ``structured_outputs="ignore"`` (the default) ignores structured-output fields, as a server
+    without the feature would. ``"enforce"`` reads them in every style vLLM has used
+    (``structured_outputs``, ``guided_json`` / ``guided_choice``, ``response_format``): a
+    malformed field, an unsupported schema or two constraints at once is an HTTP 400, and the
+    policy's reply is shaped to the schema (`shape_reply`), so every reply validates.
+
     Example:
         >>> with StandInServer(lambda messages: "Paris") as server:  # doctest: +SKIP
         ...     llm = OpenAICompatible(server.base_url)
@@ -140,6 +179,7 @@ class StandInServer:
         model: str = "standin",
         host: str = "127.0.0.1",
         port: int = 0,
+        structured_outputs: StructuredMode = "ignore",
     ) -> None:
         """Configure the server; `start` binds the port.
 
@@ -148,9 +188,18 @@ class StandInServer:
             model: The one model name served.
             host: IPv4 address to bind; keep the loopback default outside containers.
             port: TCP port; 0 picks a free one.
+            structured_outputs: ``"ignore"`` or ``"enforce"`` structured-output request fields.
+
+        Raises:
+            ValueError: ``structured_outputs`` is neither mode.
         """
+        if structured_outputs not in get_args(StructuredMode):
+            raise ValueError(
+                f"structured_outputs must be 'ignore' or 'enforce'; got {structured_outputs!r}"
+            )
         self.policy = policy
         self.model = model
+        self.structured_outputs: StructuredMode = structured_outputs
         self._address = (host, port)
         self._lock = threading.Lock()
         self._requests: list[dict[str, JSONValue]] = []
@@ -302,6 +351,12 @@ class StandInServer:
         messages = _parse_messages(body)
         if isinstance(messages, str):
             return _error(400, messages, "BadRequestError")
+        constraint = None
+        if self.structured_outputs == "enforce":
+            try:
+                constraint = read_constraint(body)
+            except ValueError as exc:
+                return _error(400, str(exc), "BadRequestError")
         try:
             text = self.policy(list(messages))
         except Exception as exc:  # the policy's failure is the client's 500, not the server's
@@ -310,6 +365,11 @@ class StandInServer:
         if not isinstance(text, str):
             message = f"policy returned {type(text).__name__}, expected str"
             return _error(500, message, "InternalServerError")
+        if constraint is not None:
+            try:
+                text = shape_reply(text, constraint)
+            except RuntimeError as exc:
+                return _error(500, str(exc), "InternalServerError")
         return _Reply(200, _completion_payload(number, self.model, messages, text))
 
     def _get(self, path: str) -> _Reply:
@@ -322,6 +382,9 @@ class StandInServer:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog of 5 overflows when a client opens dozens of connections at
+    # once (tog.answer_many), and the kernel then drops or resets some of them.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], standin: StandInServer) -> None:
         self.standin = standin
@@ -341,6 +404,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: with Nagle's algorithm on, the client's delayed ACK
+    # holds the body back ~40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "tog-standin"
     sys_version = ""
     server: _HTTPServer
@@ -441,6 +507,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="MODULE:CALLABLE",
         help=f"reply function taking a list of Messages (default: {DEFAULT_POLICY})",
     )
+    parser.add_argument(
+        "--structured-outputs",
+        choices=get_args(StructuredMode),
+        default="ignore",
+        help="enforce structured-output request fields (shape replies to the schema, 400 on "
+        "malformed fields) or ignore them like a server without the feature (default: ignore)",
+    )
     args = parser.parse_args(argv)
     try:
         policy = _load_policy(args.policy)
@@ -452,7 +525,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    server = StandInServer(policy, model=args.model, host=args.host, port=args.port)
+    server = StandInServer(
+        policy,
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        structured_outputs=args.structured_outputs,
+    )
     try:
         server.start()
     except OSError as exc:
@@ -461,6 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         sys.stderr.write(f"{OWNED_BY} serving {args.model} at {server.base_url}\n")
+        if args.structured_outputs == "enforce":
+            sys.stderr.write("tog-standin: enforcing structured-output request fields\n")
         sys.stderr.flush()
         while not stop.wait(0.5):
             pass
