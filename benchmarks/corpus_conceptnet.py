@@ -4,8 +4,11 @@
 
 Dumps come from the generator of ``benchmarks/conceptnet_index.py`` (multilingual POS and sense
 URIs, ConceptNet's relation mix, ExternalURL lines, JSON info). Each build runs in its own
-subprocess, which reports its peak RSS (``ru_maxrss``): memory should stay flat as the dump grows,
-since lines are streamed and only the kept languages' 64-bit sentence digests are held.
+subprocess, which reports its peak RSS (``ru_maxrss``). Lines are streamed, so memory does not grow
+with the dump; what does grow is the deduplication set, 64-bit digests of the kept sentences
+(about 70 bytes each). With one low-resource language (``--languages mt``, ~1.8 % of the synthetic
+lines) peak RSS went from 25.9 MiB at 1 M lines to 34.6 MiB at 5 M; with five languages kept
+(12 % of lines, far more than a real dump has for such languages) from 35 to 77 MiB.
 """
 
 from __future__ import annotations

@@ -3,7 +3,11 @@ r"""The ``tog`` command: ask a question of a graph, from the terminal.
     tog ask "Who directed Inception?"                      # the embedded graph, no LLM
     tog ask "..." --kg triples.tsv --sep '\\t'              # your own triples
     tog ask "..." --llm http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-7B-Instruct
+    tog ask "..." --llm http://10.0.0.1:8000/v1,http://10.0.0.2:8000/v1 --structured-outputs
+    tog ask "..." --llm http://127.0.0.1:8000/v1 --record runs/q1   # keep every exchange
+    tog ask "..." --replay runs/q1                          # the same answer, no network
     tog standin --port 8000                                 # a local stand-in server (not a model)
+    tog eval run pq-2h --data DIR --out runs/pq2 --limit 300  # a benchmark run (tog eval --help)
 
 Errors are one line on stderr with a non-zero exit; ``--debug`` shows the traceback.
 """
@@ -22,11 +26,15 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from tog.corpus_cli import corpus_app
+from tog.eval_cli import eval_app
 from tog.kg_cli import kg_app
 
 if TYPE_CHECKING:
     from kg_adapters.base import KnowledgeGraph
     from tog.config import SearchConfig
+    from tog.llm.base import ChatModel, JSONValue
+    from tog.llm.openai_compat import OpenAICompatible
     from tog.result import Result
 
 app = typer.Typer(
@@ -40,6 +48,8 @@ app = typer.Typer(
 EXIT_ERROR = 1
 
 app.add_typer(kg_app, name="kg")
+app.add_typer(eval_app, name="eval")
+app.add_typer(corpus_app, name="corpus")
 
 
 class CLIError(Exception):
@@ -100,11 +110,19 @@ def ask(
         typer.Option(help="Topic entity id to start from (repeatable); default: found in text."),
     ] = None,
     llm: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vllm serve)."
+            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (vllm serve); "
+            "repeat it or separate with commas for replicas of one model."
         ),
     ] = None,
+    structured_outputs: Annotated[
+        bool,
+        typer.Option(
+            help="Ask the endpoint to constrain replies to a JSON schema of the candidates "
+            "(vLLM >= 0.10.2 `structured_outputs`)."
+        ),
+    ] = False,
     model: Annotated[
         str | None, typer.Option(help="Model name; default: the endpoint's only model.")
     ] = None,
@@ -118,21 +136,51 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the whole result with its trace as JSON.")
     ] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            help="Record every LLM and KG exchange into this new folder (see `tog.record`).",
+            file_okay=False,
+        ),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            help="Answer from a folder made with --record, with no network. The LLM and KG "
+            "come from the recording: --kg, --sep, --format, --llm, --model, --api-key, "
+            "--timeout and --structured-outputs are ignored. The question and search options "
+            "must be those recorded.",
+            file_okay=False,
+        ),
+    ] = None,
+    graph: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also draw the explored subgraph (answer path highlighted) into this .png, "
+            ".svg or .pdf file (needs matplotlib: the `notebooks` extra).",
+            dir_okay=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Answer QUESTION over a knowledge graph and print the answer with its reasoning paths."""
     _configure_logging(debug)
     try:
+        if graph is not None:
+            from tog.viz import picture_format
+
+            picture_format(graph)  # an unknown extension fails before the search runs
         result = _ask(
             question,
             kg=kg,
             sep=sep,
             rdf_format=rdf_format,
             topics=topic,
-            llm_url=llm,
+            llm_url=[url.strip() for item in llm or [] for url in item.split(",") if url.strip()],
             model=model,
             api_key=api_key,
             timeout=timeout,
+            structured_outputs=structured_outputs,
             options={
                 "width": width,
                 "depth": depth,
@@ -140,6 +188,8 @@ def ask(
                 "prune_tool": prune_tool,
                 "seed": seed,
             },
+            record=record,
+            replay=replay,
         )
     except Exception as exc:
         _fail(exc, debug=debug)
@@ -147,6 +197,14 @@ def ask(
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
         typer.echo(format_result(result))
+    if graph is not None:
+        try:
+            from tog.viz import draw
+
+            draw(result, graph)
+        except Exception as exc:
+            _fail(exc, debug=debug)
+        typer.echo(f"tog: picture written to {graph}", err=True)
 
 
 def _ask(
@@ -156,11 +214,14 @@ def _ask(
     sep: str | None,
     rdf_format: str | None,
     topics: list[str] | None,
-    llm_url: str | None,
+    llm_url: list[str],
     model: str | None,
     api_key: str | None,
     timeout: float,
     options: dict[str, int | str],
+    structured_outputs: bool = False,
+    record: Path | None = None,
+    replay: Path | None = None,
 ) -> Result:
     from pydantic import ValidationError
 
@@ -168,33 +229,73 @@ def _ask(
 
     if not question.strip():
         raise CLIError("the question is empty")
+    if record is not None and replay is not None:
+        raise CLIError("--record and --replay cannot be used together")
     try:
         config = tog.SearchConfig.model_validate(options)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise CLIError(f"--{field.replace('_', '-')}: {first['msg']}") from exc
+    if replay is not None:
+        from tog.record import Replayer
+
+        replayer = Replayer(replay)
+        return _ask_graph(question, replayer.kg(), topics, replayer.llm(), config)
     graph = load_kg(kg, sep, rdf_format)
     try:
-        return _ask_graph(question, graph, topics, llm_url, model, api_key, timeout, config)
+        client = _client(llm_url, model, api_key, timeout, structured_outputs)
+        with contextlib.closing(client) if client is not None else contextlib.nullcontext():
+            if record is None:
+                return _ask_graph(question, graph, topics, client, config)
+            from tog.record import Recorder
+
+            info: dict[str, JSONValue] = {
+                "command": "tog ask",
+                "question": question,
+                "kg": kg,
+                "sep": sep,
+                "format": rdf_format,
+                "topics": list(topics or []),
+                "llm": list(llm_url),
+                "model": model,
+                "structured_outputs": structured_outputs,
+                "config": config.model_dump(mode="json"),
+            }
+            recorder = Recorder(record, info=info)
+            llm = recorder.llm(client) if client is not None else None
+            return _ask_graph(question, recorder.kg(graph), topics, llm, config)
     finally:
         close = getattr(graph, "close", None)
         if callable(close):
             close()  # SPARQL graphs own an HTTP client or a store lock
 
 
+def _client(
+    llm_url: list[str],
+    model: str | None,
+    api_key: str | None,
+    timeout: float,
+    structured_outputs: bool,
+) -> OpenAICompatible | None:
+    """The ``--llm`` client, or None to run offline."""
+    if not llm_url:
+        return None
+    from tog.llm.openai_compat import OpenAICompatible
+
+    return OpenAICompatible(
+        llm_url, model, api_key=api_key, timeout=timeout, structured_outputs=structured_outputs
+    )
+
+
 def _ask_graph(
     question: str,
     graph: KnowledgeGraph,
     topics: list[str] | None,
-    llm_url: str | None,
-    model: str | None,
-    api_key: str | None,
-    timeout: float,
+    llm: ChatModel | None,
     config: SearchConfig,
 ) -> Result:
     import tog
-    from tog.llm.openai_compat import OpenAICompatible
 
     if topics:
         unknown = [
@@ -204,11 +305,7 @@ def _ask_graph(
         ]
         if unknown:
             raise CLIError(f"topic entity not in the graph (no relations): {unknown[0]!r}")
-    client = None
-    if llm_url is not None:
-        client = OpenAICompatible(llm_url, model, api_key=api_key, timeout=timeout)
-    with contextlib.closing(client) if client is not None else contextlib.nullcontext():
-        result = tog.answer(question, kg=graph, llm=client, topic_entities=topics, config=config)
+    result = tog.answer(question, kg=graph, llm=llm, topic_entities=topics, config=config)
     if result.stop_reason == "no_topic_entity":
         raise CLIError(
             "no entity of the graph is mentioned in the question; name one as it is written in "
@@ -260,11 +357,19 @@ def format_result(result: Result) -> str:
 def standin(
     port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 8000,
     model: Annotated[str, typer.Option(help="Model name the stand-in reports.")] = "standin",
+    structured_outputs: Annotated[
+        str,
+        typer.Option(
+            help="`enforce` structured-output fields (replies shaped to the schema, HTTP 400 on "
+            "malformed fields) or `ignore` them like a server without the feature."
+        ),
+    ] = "ignore",
 ) -> None:
     """Serve a local stand-in for a vLLM server (NOT a model: the offline scorer answers)."""
     from tog.llm.standin import main as standin_main
 
-    raise typer.Exit(standin_main(["--port", str(port), "--model", model]))
+    args = ["--port", str(port), "--model", model, "--structured-outputs", structured_outputs]
+    raise typer.Exit(standin_main(args))
 
 
 def main(argv: list[str] | None = None) -> None:
