@@ -8,11 +8,12 @@ token-level MLM with 15 % masking, one sentence per example, lr 1e-4, batch 16, 
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["ADAPTER_KINDS", "AdapterTrainingReport", "read_split", "train_language_adapter"]
 
@@ -114,12 +115,10 @@ def train_language_adapter(
     try:
         import adapters
         import torch
-        from transformers import (
-            AutoModelForMaskedLM,
-            AutoTokenizer,
-            DataCollatorForLanguageModeling,
-            TrainingArguments,
-        )
+
+        # Typed as Any: transformers' exported names and stubs differ between the 4.x releases
+        # the `adapters` pin allows, so strict checking of them would depend on the resolver.
+        transformers: Any = importlib.import_module("transformers")
     except ImportError as exc:
         raise ImportError(
             f"training adapters needs the 'adapters' extra: pip install "
@@ -131,8 +130,8 @@ def train_language_adapter(
         raise ValueError(f"no training sentences in {folder} (train.txt, .csv or .jsonl)")
     validation_lines = read_split(folder, "validation")
     torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(model))  # type: ignore[no-untyped-call]
-    network = AutoModelForMaskedLM.from_pretrained(str(model))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model))
+    network = transformers.AutoModelForMaskedLM.from_pretrained(str(model))
     adapters.init(network)
     if adapter == "lora":
         config = adapters.LoRAConfig(r=8, alpha=8)
@@ -148,7 +147,7 @@ def train_language_adapter(
         encoded = tokenizer(lines, truncation=True, max_length=max_length)
         return [{"input_ids": ids} for ids in encoded["input_ids"]]
 
-    arguments = TrainingArguments(
+    arguments = transformers.TrainingArguments(
         output_dir=str(target / "checkpoints"),
         max_steps=steps,
         learning_rate=learning_rate,
@@ -168,7 +167,9 @@ def train_language_adapter(
         args=arguments,
         train_dataset=encode(train_lines),
         eval_dataset=encode(validation_lines) if validation_lines else None,
-        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability),
+        data_collator=transformers.DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=mlm_probability
+        ),
     )
     trainer.train()
     history = trainer.state.log_history
