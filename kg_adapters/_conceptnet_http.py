@@ -6,9 +6,6 @@ functions on what comes back, so each rule is testable with a literal.
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +16,8 @@ import httpx
 from kg_adapters._conceptnet_uri import check_concept_id, relation_id
 from kg_adapters.base import RelationId
 from kg_adapters.errors import KGConnectionError, KGDataError, KGError, KGQueryError, KGTimeout
+from kg_adapters.sparql_http import _Failure as Failure
+from kg_adapters.sparql_http import _retry_after_seconds
 
 __all__ = [
     "ApiEdge",
@@ -143,28 +142,6 @@ def query_string(params: Mapping[str, str | int]) -> str:
 
 
 # --- retries (pure) ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    error: KGError
-    retryable: bool
-    retry_after: float | None = None
-    cause: BaseException | None = None
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _unreachable(base: str, reason: str) -> str:
